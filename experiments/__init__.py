@@ -1,0 +1,1 @@
+"""experiments: one tracked run — config, data, the training loop, MLflow tracking, artifacts."""

@@ -1,0 +1,1 @@
+"""sweeps: many runs — Optuna studies, workers, schedules, and the `bplab` CLI."""
