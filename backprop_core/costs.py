@@ -85,9 +85,7 @@ def _softmax_prime(a: Array) -> Array:
 SOFTMAX = Activation("softmax", lambda z: jax.nn.softmax(z, axis=-1), _softmax_prime, 0.25)
 
 QUADRATIC = Cost("quadratic", _quadratic, _quadratic_output_error, None)
-CROSS_ENTROPY = Cost(
-    "cross_entropy", _sigmoid_cross_entropy, _cross_entropy_output_error, SIGMOID
-)
+CROSS_ENTROPY = Cost("cross_entropy", _sigmoid_cross_entropy, _cross_entropy_output_error, SIGMOID)
 # For one-hot targets δ^L = a − y holds for softmax too (the Jacobian's off-diagonal terms sum away).
 SOFTMAX_CROSS_ENTROPY = Cost(
     "softmax_cross_entropy", _softmax_cross_entropy, _cross_entropy_output_error, SOFTMAX

@@ -18,9 +18,7 @@ Params = tuple[Layer, ...]
 INITS = ("normal", "scaled")
 
 
-def init_params(
-    key: Array, sizes: Sequence[int], *, init: str = "normal", dtype=jnp.float32
-) -> Params:
+def init_params(key: Array, sizes: Sequence[int], *, init: str = "normal", dtype=jnp.float32) -> Params:
     """Draws the weights and biases of an MLP with layer widths ``sizes = (n_0, n_1, …, n_L)``.
 
     Args:
