@@ -50,7 +50,7 @@ def init_params(key: Array, sizes: Sequence[int], *, init: str = "normal", dtype
 
 def layer_sizes(params: Params) -> tuple[int, ...]:
     """``(n_0, …, n_L)`` read off the parameter shapes."""
-    return (params[0][0].shape[1],) + tuple(W.shape[0] for W, _ in params)
+    return (params[0][0].shape[1], *(W.shape[0] for W, _ in params))
 
 
 def count_params(params: Params) -> int:
