@@ -1,0 +1,50 @@
+#!/bin/sh
+# Entrypoint of the compose `mlflow` service: MLflow's tracking server behind its basic-auth app.
+#
+# It refuses to start without credentials (no default password ships), writes the auth app's ini from
+# the environment into a private file, and refuses a command that would serve MLflow without auth.
+#   MLFLOW_ADMIN_USERNAME, MLFLOW_ADMIN_PASSWORD  the admin created on first start (password >= 12 chars)
+#   MLFLOW_AUTH_DATABASE_URI                      where the auth app keeps users and permissions
+#   MLFLOW_FLASK_SERVER_SECRET_KEY                CSRF secret of the auth app (same on every replica)
+#   MLFLOW_AUTH_DEFAULT_PERMISSION                what a signed-in user may do by default (READ)
+#   MLFLOW_AUTH_CONFIG_DIR                        where the ini is written (default /tmp/mlflow-auth)
+set -eu
+
+die() {
+    echo "mlflow-entrypoint: $*; refusing to start (copy .env.example to .env and fill it in)" >&2
+    exit 64
+}
+
+for name in MLFLOW_ADMIN_USERNAME MLFLOW_ADMIN_PASSWORD MLFLOW_AUTH_DATABASE_URI MLFLOW_FLASK_SERVER_SECRET_KEY; do
+    eval "value=\${$name:-}"
+    [ -n "$value" ] || die "$name is not set"
+done
+# MLflow itself rejects a shorter admin password, but only after it has connected to the database.
+[ "${#MLFLOW_ADMIN_PASSWORD}" -ge 12 ] || die "MLFLOW_ADMIN_PASSWORD must be at least 12 characters"
+
+# `mlflow server` without `--app-name basic-auth` would serve every run to anyone who can reach it.
+case " $* " in
+    *" mlflow server "*)
+        case " $* " in
+            *" --app-name basic-auth "* | *" --app-name=basic-auth "*) ;;
+            *) die "the mlflow server command lacks --app-name basic-auth" ;;
+        esac ;;
+esac
+
+# configparser reads '%' as interpolation, and a URL-encoded database password contains '%'.
+ini_escape() { printf '%s' "$1" | sed 's/%/%%/g'; }
+
+umask 077
+conf_dir="${MLFLOW_AUTH_CONFIG_DIR:-/tmp/mlflow-auth}"
+mkdir -p "$conf_dir"
+export MLFLOW_AUTH_CONFIG_PATH="$conf_dir/basic_auth.ini"
+cat > "$MLFLOW_AUTH_CONFIG_PATH" <<INI
+[mlflow]
+default_permission = $(ini_escape "${MLFLOW_AUTH_DEFAULT_PERMISSION:-READ}")
+database_uri = $(ini_escape "$MLFLOW_AUTH_DATABASE_URI")
+admin_username = $(ini_escape "$MLFLOW_ADMIN_USERNAME")
+admin_password = $(ini_escape "$MLFLOW_ADMIN_PASSWORD")
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+INI
+
+exec "$@"
