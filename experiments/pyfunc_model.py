@@ -1,0 +1,81 @@
+"""The trained net as an MLflow pyfunc model, "from code": nothing is pickled.
+
+MLflow copies this file into the logged model and runs it when the model is loaded; the model then
+reads its weights and input scaling from the ``weights`` artifact (an ``.npz`` opened with
+``allow_pickle=False``) and its activation and cost from the ``config`` artifact (TOML).
+``predict(X)`` takes raw inputs (rows × features, unscaled), applies the training split's scaling
+and returns the network's outputs ``a^L`` (rows × outputs).
+
+Owned by :mod:`experiments.tracking` (the only other module that imports mlflow).
+"""
+
+from __future__ import annotations
+
+import tomllib
+import warnings
+from pathlib import Path
+
+import mlflow
+import numpy as np
+from mlflow.pyfunc import PythonModel
+
+
+def save_weights(path: Path, params, *, x_shift, x_scale) -> Path:
+    """Writes ``W1, b1, W2, …`` and the input scaling as a plain ``.npz`` (no pickled objects)."""
+    arrays = {}
+    for l, (W, b) in enumerate(params, start=1):
+        arrays[f"W{l}"] = np.asarray(W)
+        arrays[f"b{l}"] = np.asarray(b)
+    np.savez(path, x_shift=np.asarray(x_shift), x_scale=np.asarray(x_scale), **arrays)
+    return Path(path)
+
+
+def load_weights(path: str | Path) -> tuple[tuple, np.ndarray, np.ndarray]:
+    """``(params, x_shift, x_scale)`` from :func:`save_weights`'s file, read with ``allow_pickle=False``."""
+    with np.load(path, allow_pickle=False) as f:
+        L = sum(1 for k in f.files if k.startswith("W"))
+        params = tuple((f[f"W{l}"], f[f"b{l}"]) for l in range(1, L + 1))
+        return params, f["x_shift"], f["x_scale"]
+
+
+def _outputs(params, x_shift, x_scale, X, activation: str, cost: str) -> np.ndarray:
+    import jax.numpy as jnp
+
+    from backprop_core import predict
+
+    X = np.asarray(X, dtype=np.float64)
+    xs = (X - x_shift) / x_scale
+    dtype = params[0][0].dtype
+    jparams = tuple((jnp.asarray(W), jnp.asarray(b)) for W, b in params)
+    return np.asarray(predict(jparams, jnp.asarray(xs, dtype), activation=activation, cost=cost))
+
+
+def predict_outputs(
+    weights: str | Path, X, *, activation: str = "sigmoid", cost: str = "quadratic"
+) -> np.ndarray:
+    """The net's outputs for raw inputs ``X``, straight from a weights file (no MLflow involved)."""
+    params, x_shift, x_scale = load_weights(weights)
+    return _outputs(params, x_shift, x_scale, X, activation, cost)
+
+
+# MLflow suggests type hints on predict for data validation; inputs are plain arrays, so silence that.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", UserWarning)
+
+    class BackpropNet(PythonModel):
+        """pyfunc wrapper: ``predict(context, X)`` → ``a^L`` for raw inputs ``X``."""
+
+        def load_context(self, context) -> None:
+            """Reads the weights (``.npz``) and the model section of the config (TOML)."""
+            self.params, self.x_shift, self.x_scale = load_weights(context.artifacts["weights"])
+            config = tomllib.loads(Path(context.artifacts["config"]).read_text(encoding="utf-8"))
+            self.activation = config["model"]["activation"]
+            self.cost = config["model"]["cost"]
+
+        def predict(self, context, model_input, params=None) -> np.ndarray:
+            """The network's outputs, rows × outputs."""
+            X = model_input.to_numpy() if hasattr(model_input, "to_numpy") else model_input
+            return _outputs(self.params, self.x_shift, self.x_scale, X, self.activation, self.cost)
+
+
+mlflow.models.set_model(BackpropNet())

@@ -1,0 +1,413 @@
+"""MLflow, behind a small interface: the only module (with :mod:`experiments.pyfunc_model`) that imports it.
+
+Stores:
+  - ``MLFLOW_TRACKING_URI`` unset: ``sqlite:///mlflow.db`` in the working folder (MLflow's own
+    default), artifacts in ``./mlartifacts`` beside it, so ``mlflow ui`` / ``bplab ui`` there just works.
+  - ``MLFLOW_TRACKING_URI=sqlite:///path/x.db``: artifacts in ``mlartifacts/`` beside that file.
+  - ``MLFLOW_TRACKING_URI=http://host:port``: a tracking server; it stores (or proxies) the artifacts.
+
+Why the artifact folder is chosen here: a client writing straight to sqlite would otherwise put
+artifacts in ``./mlruns`` while ``mlflow server`` defaults to ``./mlartifacts``; each experiment this
+module creates gets its artifact location explicitly, so both agree.
+
+Everything takes explicit run ids (``MlflowClient``), never the fluent "active run", so a sweep can
+hold a parent run and child runs at once without global state.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+import tomllib
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+from experiments.errors import BadInput
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+ARTIFACTS_DIR = "mlartifacts"
+REACH_TIMEOUT_S = 10.0  # how long an unanswering server is retried before giving up
+STATUSES = ("FINISHED", "FAILED", "KILLED")
+MAX_PARAM_LEN = 6000  # MLflow's limit on a param value
+_PARAMS_PER_BATCH = 100  # MLflow's limit of params per log_batch
+DEFAULT_UI_PORT = 5000
+
+# A server that dies mid-run should fail the run in seconds, not after MLflow's default minutes of retries.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+# Artifact uploads and downloads are small; their progress bars would only clutter the run's output.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+logging.getLogger("mlflow").setLevel(logging.WARNING)  # not "Creating initial MLflow database tables"
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI``, or ``sqlite:///mlflow.db`` (in the working folder) when unset."""
+    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or DEFAULT_URI
+
+
+def _scheme(uri: str) -> str:
+    return urlparse(uri).scheme.split("+")[0].lower()
+
+
+def is_http(uri: str | None = None) -> bool:
+    """Whether the store is a tracking server (``http``/``https``)."""
+    return _scheme(uri or tracking_uri()) in ("http", "https")
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI, or ``None`` for other stores."""
+    if _scheme(uri) != "sqlite":
+        return None
+    rest = uri.split(":///", 1)[1] if ":///" in uri else ""
+    return Path(rest or "mlflow.db")
+
+
+def artifact_root(uri: str | None = None) -> str | None:
+    """Where runs of new experiments keep their artifacts: ``mlartifacts/`` beside a sqlite file,
+    the server's choice (``None``) otherwise."""
+    uri = uri or tracking_uri()
+    db = sqlite_path(uri)
+    if db is None:
+        return None
+    return (db.resolve().parent / ARTIFACTS_DIR).as_uri()
+
+
+@functools.cache
+def _client(uri: str) -> MlflowClient:
+    return MlflowClient(tracking_uri=uri)
+
+
+def client() -> MlflowClient:
+    """The ``MlflowClient`` of the store in use (one per URI per process)."""
+    return _client(tracking_uri())
+
+
+def _probe_http(uri: str, deadline: float) -> None:
+    """GETs ``/health`` until it answers 200 or the deadline passes; raises ``BadInput``."""
+    url = uri.rstrip("/") + "/health"
+    delay, last = 0.25, "no answer"
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            with urllib.request.urlopen(url, timeout=max(0.5, min(3.0, remaining))) as r:
+                if r.status == 200:
+                    return
+                last = f"HTTP {r.status}"
+        except urllib.error.HTTPError as e:
+            last = f"HTTP {e.code}"
+        except (OSError, ValueError) as e:
+            last = " ".join(str(getattr(e, "reason", e)).split())
+        if time.monotonic() + delay >= deadline:
+            raise BadInput(
+                f"cannot reach MLflow at {uri} ({last}); is the server running? (MLFLOW_TRACKING_URI)"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+def ensure_reachable(timeout_s: float = REACH_TIMEOUT_S) -> str:
+    """Checks the store answers before any run is opened; returns its URI.
+
+    An http server is retried with backoff for at most ``timeout_s``; a sqlite file's folder must
+    exist and be writable; any other store must answer a query.
+
+    Raises:
+      BadInput: ``cannot reach MLflow at …`` with the reason.
+    """
+    uri = tracking_uri()
+    if is_http(uri):
+        _probe_http(uri, time.monotonic() + timeout_s)
+        return uri
+    db = sqlite_path(uri)
+    if db is not None:
+        folder = db.resolve().parent
+        if not folder.is_dir():
+            raise BadInput(f"cannot reach MLflow at {uri}: folder {folder} does not exist")
+        if not os.access(folder, os.W_OK):
+            raise BadInput(f"cannot reach MLflow at {uri}: folder {folder} is not writable")
+    try:
+        client().search_experiments(max_results=1)
+    except Exception as e:  # any store error means: not usable
+        raise BadInput(f"cannot reach MLflow at {uri}: {' '.join(str(e).split())[:300]}") from None
+    return uri
+
+
+def _safe_dir_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "experiment"
+
+
+def experiment_id(name: str) -> str:
+    """The id of experiment ``name``, created (with its artifact folder, see the module doc) if new."""
+    c = client()
+    exp = c.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    root = artifact_root()
+    location = f"{root}/{_safe_dir_name(name)}" if root else None
+    try:
+        return c.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:
+        exp = c.get_experiment_by_name(name)  # another process created it meanwhile
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+def start_run(
+    experiment: str,
+    *,
+    run_name: str | None = None,
+    parent_run_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    description: str = "",
+) -> str:
+    """Opens a run (status RUNNING) in ``experiment``, nested under ``parent_run_id`` if given."""
+    all_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    if parent_run_id:
+        all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
+    if run_name:
+        all_tags[MLFLOW_RUN_NAME] = run_name
+    if description:
+        all_tags["mlflow.note.content"] = description
+    run = client().create_run(experiment_id(experiment), tags=all_tags, run_name=run_name)
+    return run.info.run_id
+
+
+def end_run(run_id: str, status: str = "FINISHED") -> None:
+    """Ends a run with ``FINISHED``, ``FAILED`` or ``KILLED``."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
+    flush()
+    client().set_terminated(run_id, status=status)
+
+
+def _param_value(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, list | tuple | dict) else str(value)
+    return text[:MAX_PARAM_LEN]
+
+
+def log_params(run_id: str, params: Mapping[str, Any]) -> None:
+    """Logs params (stringified), in as few ``log_batch`` calls as MLflow's limits allow."""
+    items = [Param(str(k), _param_value(v)) for k, v in params.items()]
+    for i in range(0, len(items), _PARAMS_PER_BATCH):
+        client().log_batch(run_id, params=items[i : i + _PARAMS_PER_BATCH])
+
+
+_pending: list = []  # futures of asynchronous log_batch calls, waited for by flush()
+
+
+def log_metrics(run_id: str, metrics: Mapping[str, float], step: int, *, synchronous: bool = False) -> None:
+    """One ``log_batch`` with every metric at ``step``.
+
+    Asynchronous by default (MLflow's background queue): the training loop does not wait for the
+    store, which keeps the tracking overhead of an epoch small. :func:`end_run` flushes the queue.
+    """
+    now = int(time.time() * 1000)
+    batch = [Metric(str(k), float(v), now, int(step)) for k, v in metrics.items()]
+    op = client().log_batch(run_id, metrics=batch, synchronous=synchronous)
+    if op is not None:
+        _pending.append(op)
+
+
+def flush() -> None:
+    """Waits until every asynchronous metric write has reached the store."""
+    while _pending:
+        _pending.pop(0).wait()
+
+
+def set_tags(run_id: str, tags: Mapping[str, Any]) -> None:
+    """Sets tags (values stringified) in one ``log_batch``."""
+    if tags:
+        client().log_batch(run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+
+
+def log_artifact(run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
+    """Uploads one local file."""
+    client().log_artifact(run_id, str(path), artifact_path)
+
+
+def log_artifacts(run_id: str, folder: str | Path, artifact_path: str | None = None) -> None:
+    """Uploads a local folder's contents."""
+    client().log_artifacts(run_id, str(folder), artifact_path)
+
+
+def log_text(run_id: str, text: str, artifact_file: str) -> None:
+    """Writes ``text`` as the artifact ``artifact_file`` (e.g. ``config.toml``)."""
+    client().log_text(run_id, text, artifact_file)
+
+
+def log_dict(run_id: str, data: Any, artifact_file: str) -> None:
+    """Writes JSON-able ``data`` as the artifact ``artifact_file`` (``.json``)."""
+    client().log_dict(run_id, data, artifact_file)
+
+
+def log_table(run_id: str, rows: Iterable[Mapping[str, Any]], artifact_file: str) -> None:
+    """Logs rows as an MLflow table (shown in the UI) at ``artifact_file`` (``.json``)."""
+    rows = list(rows)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    client().log_table(run_id, {c: [row.get(c) for row in rows] for c in columns}, artifact_file)
+
+
+def log_pyfunc_model(
+    run_id: str, *, weights: Path, config_toml: str, artifact_path: str = "model", input_example=None
+) -> str:
+    """Logs the trained net as an MLflow pyfunc model and returns its ``runs:/…`` URI.
+
+    The model is "from code" (:mod:`experiments.pyfunc_model`), so nothing is pickled: the weights
+    and input scaling travel as an ``.npz`` artifact, the config as TOML, and ``backprop_core`` as
+    code beside them. ``mlflow.pyfunc.load_model(uri).predict(X)`` gives the net's outputs ``a^L``
+    for raw (unscaled) inputs ``X``.
+    """
+    import backprop_core
+    from experiments import pyfunc_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path = Path(tmp) / "config.toml"
+        config_path.write_text(config_toml, encoding="utf-8")
+        model_dir = Path(tmp) / artifact_path
+        kwargs = {}
+        if input_example is not None:
+            from mlflow.models import infer_signature
+
+            model = tomllib.loads(config_toml)["model"]
+            outputs = pyfunc_model.predict_outputs(
+                weights, input_example, activation=model["activation"], cost=model["cost"]
+            )
+            kwargs["signature"] = infer_signature(input_example, outputs)
+        with warnings.catch_warnings():
+            # MLflow suggests type hints for data validation; the signature above already says the shapes.
+            warnings.simplefilter("ignore", UserWarning)
+            mlflow.pyfunc.save_model(
+                str(model_dir),
+                python_model=pyfunc_model.__file__,
+                artifacts={"weights": str(weights), "config": str(config_path)},
+                code_paths=[str(Path(backprop_core.__file__).parent)],
+                # listed, not inferred: inference would load the model in a subprocess (slow)
+                pip_requirements=[f"mlflow=={mlflow.__version__}", "numpy", "jax", "jaxlib"],
+                **kwargs,
+            )
+        log_artifacts(run_id, model_dir, artifact_path)
+    return f"runs:/{run_id}/{artifact_path}"
+
+
+def run_url(run_id: str) -> str:
+    """Where the run is seen in a browser: the server's page, or what ``bplab ui`` serves locally."""
+    run = client().get_run(run_id)
+    exp = run.info.experiment_id
+    base = tracking_uri().rstrip("/") if is_http() else f"http://127.0.0.1:{DEFAULT_UI_PORT}"
+    return f"{base}/#/experiments/{exp}/runs/{run_id}"
+
+
+def get_run(run_id: str):
+    """The MLflow ``Run`` (for status and tags in tests and reports)."""
+    return client().get_run(run_id)
+
+
+def run_status(run_id: str) -> str:
+    """``RUNNING``, ``FINISHED``, ``FAILED`` or ``KILLED``."""
+    return client().get_run(run_id).info.status
+
+
+def ui_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The ``mlflow server`` command that serves the UI over the store in use.
+
+    For a sqlite store the server's own default artifact root is the ``mlartifacts`` folder beside
+    the database, so experiments created from the UI land where ``bplab train`` puts them.
+    """
+    import sys
+
+    uri = tracking_uri()
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    db = sqlite_path(uri)
+    if db is not None:
+        cmd += ["--artifacts-destination", str(db.resolve().parent / ARTIFACTS_DIR)]
+    return cmd
+
+
+# --- sweeps: parent runs (issue 4) ---
+# What `sweeps` needs beyond one training run: a parent run resumed by id, its children found again,
+# and the tutorial-style baseline of the sweep benchmark (fluent API, one synchronous call per value).
+
+
+def resume_run(run_id: str) -> None:
+    """Sets a terminated run back to RUNNING (a sweep that resumes keeps its one parent run)."""
+    client().update_run(run_id, status="RUNNING")
+
+
+def experiment_of(run_id: str) -> str:
+    """The experiment id of a run."""
+    return client().get_run(run_id).info.experiment_id
+
+
+def child_runs(parent_run_id: str) -> list[dict[str, Any]]:
+    """Every run nested under ``parent_run_id``: ``{"run_id", "status", "tags", "metrics"}`` each."""
+    c = client()
+    exp = experiment_of(parent_run_id)
+    out, token = [], None
+    while True:
+        page = c.search_runs(
+            [exp],
+            filter_string=f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent_run_id}'",
+            max_results=1000,
+            page_token=token,
+        )
+        out += [
+            {
+                "run_id": r.info.run_id,
+                "status": r.info.status,
+                "tags": dict(r.data.tags),
+                "metrics": dict(r.data.metrics),
+            }
+            for r in page
+        ]
+        token = page.token
+        if not token:
+            return out
+
+
+def baseline_start_run(experiment: str, run_name: str, *, nested: bool = False) -> str:
+    """Tutorial style: the fluent API's active run (nested under the active one if ``nested``)."""
+    mlflow.set_tracking_uri(tracking_uri())
+    run = mlflow.start_run(experiment_id=experiment_id(experiment), run_name=run_name, nested=nested)
+    return run.info.run_id
+
+
+def baseline_log_param(key: str, value: Any) -> None:
+    """Tutorial style: one call per param."""
+    mlflow.log_param(key, value)
+
+
+def baseline_log_metric(key: str, value: float, step: int) -> None:
+    """Tutorial style: one synchronous call per value."""
+    mlflow.log_metric(key, value, step=step, synchronous=True)
+
+
+def baseline_end_run(status: str = "FINISHED") -> None:
+    """Tutorial style: ends the active run."""
+    mlflow.end_run(status=status)
