@@ -27,6 +27,38 @@ SetOpt = Annotated[
 ]
 
 
+# --- train, gradcheck, ui (issue 3) --------------------------------------------------------------
+
+
+@app.command()
+def train(config: ConfigArg, set_: SetOpt = None) -> None:
+    """Train one config and record the run in MLflow (params, per-epoch metrics, artifacts, model)."""
+    from experiments.runner import train_command
+
+    train_command(config, set_ or ())
+
+
+@app.command()
+def gradcheck(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    x64: Annotated[bool, typer.Option("--x64", help="Check in float64 (tolerance 1e-10, not 1e-4).")] = False,
+    epochs: Annotated[int, typer.Option(help="Epochs trained between the two checks.")] = 3,
+) -> None:
+    """Compare manual vs jax.grad vs finite differences and name the backprop equation that disagrees."""
+    from experiments.gradcheck import run_gradcheck
+
+    run_gradcheck(config, set_ or (), x64=x64, epochs=epochs)
+
+
+@app.command()
+def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000) -> None:
+    """Serve the MLflow UI for the store in use on 127.0.0.1 and print its URL."""
+    from experiments.ui import serve
+
+    serve(port)
+
+
 # --- bench (issue 2) -----------------------------------------------------------------------------
 
 
