@@ -59,6 +59,74 @@ def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000) -> 
     serve(port)
 
 
+# --- sweep, worker (issue 4) ---------------------------------------------------------------------
+
+StudyOpt = Annotated[str | None, typer.Option("--study", help="Study name (default: the experiment name).")]
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        help="Optuna storage: postgresql://… for many machines (env BPLAB_OPTUNA_STORAGE); "
+        "default ./optuna.journal.",
+    ),
+]
+HeartbeatOpt = Annotated[
+    int,
+    typer.Option(min=1, help="PostgreSQL heartbeat in seconds; a dead worker's trial is retried after 3×."),
+]
+
+
+@app.command()
+def sweep(
+    config: ConfigArg,
+    n_trials: Annotated[
+        int | None, typer.Option(min=1, help="Total trials (default sweep.n_trials).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=0, help="Local worker processes; 0 only creates the study for remote workers.")
+    ] = 1,
+    study: StudyOpt = None,
+    storage: StorageOpt = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=0.001, help="Seconds after which no new trial starts.")
+    ] = None,
+    heartbeat: HeartbeatOpt = 10,
+    set_: SetOpt = None,
+) -> None:
+    """Search learning rate and layer sizes with Optuna; every trial a nested MLflow run."""
+    from sweeps.sweep import run_sweep
+
+    rc = run_sweep(
+        config,
+        set_,
+        n_trials=n_trials,
+        workers=workers,
+        study=study,
+        storage=storage,
+        timeout=timeout,
+        heartbeat=heartbeat,
+    )
+    if rc:
+        raise typer.Exit(rc)
+
+
+@app.command()
+def worker(
+    study: Annotated[str, typer.Option("--study", help="The study to join (created by `bplab sweep`).")],
+    storage: StorageOpt = None,
+    n_trials: Annotated[
+        int | None, typer.Option(min=1, help="At most this many trials from this worker.")
+    ] = None,
+    heartbeat: HeartbeatOpt = 10,
+) -> None:
+    """Join an existing sweep: its config, budget and parent run come from the study."""
+    from sweeps.sweep import run_worker
+
+    rc = run_worker(study, storage=storage, n_trials=n_trials, heartbeat=heartbeat)
+    if rc:
+        raise typer.Exit(rc)
+
+
 # --- bench (issue 2) -----------------------------------------------------------------------------
 
 
