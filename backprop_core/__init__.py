@@ -6,7 +6,7 @@ takes ``params`` (a tuple of ``(W, b)`` pairs, layer 1 first) and arrays, and re
 
 from backprop_core.activations import ACTIVATIONS, Activation, get_activation
 from backprop_core.autodiff import autodiff_grads, autodiff_output_errors
-from backprop_core.compare import Agreement, agreement, compare_grads, max_rel_err
+from backprop_core.compare import Agreement, agreement, compare_grads, max_rel_err, overall_agreement
 from backprop_core.costs import COSTS, Cost, get_cost
 from backprop_core.network import (
     Backward,
@@ -64,6 +64,7 @@ __all__ = [
     "loss_and_grads",
     "manual_grads",
     "max_rel_err",
+    "overall_agreement",
     "per_sample_costs",
     "precision",
     "predict",

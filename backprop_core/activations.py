@@ -38,7 +38,9 @@ def _sigmoid_prime(a: Array) -> Array:
 
 
 def _tanh_prime(a: Array) -> Array:
-    return 1 - a * a  # tanh'(z) = 1 − tanh(z)²
+    # tanh'(z) = 1 − tanh(z)², factored: (1 − a)(1 + a) keeps full relative precision as a → ±1,
+    # where 1 − a·a cancels catastrophically.
+    return (1 - a) * (1 + a)
 
 
 def _relu_prime(a: Array) -> Array:

@@ -49,6 +49,17 @@ def compare_grads(a: Params, b: Params) -> dict[str, Agreement]:
     return {name: agreement(x, y) for name, x, y in zip(layer_names(a), leaves_a, leaves_b)}
 
 
+def overall_agreement(a: Params, b: Params) -> Agreement:
+    """Agreement of the whole gradients, every tensor flattened into one vector.
+
+    In float32 this is the meaningful relative error: a single tensor whose gradient is tiny
+    (a layer behind a saturated unit) can carry a large relative error in *both* systems, since
+    ``σ'`` read off a rounded activation near its asymptote has few correct digits.
+    """
+    flat = [jnp.concatenate([jnp.ravel(leaf) for leaf in jax.tree.leaves(t)]) for t in (a, b)]
+    return agreement(*flat)
+
+
 def max_rel_err(comparison: dict[str, Agreement]) -> Array:
     """The worst normwise relative error over every tensor."""
     return jnp.max(jnp.stack([c.rel_err for c in comparison.values()]))

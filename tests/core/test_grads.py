@@ -1,0 +1,200 @@
+"""The manual backward pass (BP1–BP4) against jax.grad, finite differences and a hand computation."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import zlib
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import backprop_core
+from backprop_core import (
+    ACTIVATIONS,
+    COSTS,
+    INITS,
+    autodiff_grads,
+    autodiff_output_errors,
+    backward,
+    batch_cost,
+    batch_weights,
+    compare_grads,
+    forward,
+    init_params,
+    manual_grads,
+    overall_agreement,
+    precision,
+    resolve,
+)
+
+# Hidden widths for 1 to 5 hidden layers; every depth includes a width-1 layer.
+HIDDEN = {1: (1,), 2: (5, 1), 3: (1, 4, 3), 4: (6, 1, 3, 2), 5: (3, 1, 4, 2, 5)}
+N_IN, N_OUT = 4, 3
+TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
+
+
+def make_problem(key, sizes, *, batch, cost, init, dtype):
+    """Random params, inputs and targets of the right kind for ``cost`` (one-hot for softmax)."""
+    k_params, k_x, k_y = jax.random.split(key, 3)
+    params = init_params(k_params, sizes, init=init, dtype=dtype)
+    x = jax.random.normal(k_x, (batch, sizes[0]), dtype)
+    if cost == "softmax_cross_entropy":
+        y = jax.nn.one_hot(jax.random.randint(k_y, (batch,), 0, sizes[-1]), sizes[-1], dtype=dtype)
+    else:
+        y = jax.random.uniform(k_y, (batch, sizes[-1]), dtype)
+    return params, x, y
+
+
+CASES = list(itertools.product(("float64", "float32"), HIDDEN, ACTIVATIONS, COSTS, INITS, (1, 7)))
+
+
+@pytest.mark.parametrize(("dtype", "depth", "activation", "cost", "init", "batch"), CASES)
+def test_manual_grads_equal_autodiff(dtype, depth, activation, cost, init, batch):
+    sizes = (N_IN, *HIDDEN[depth], N_OUT)
+    seed = zlib.crc32(repr((depth, activation, cost, init, batch)).encode())  # stable across runs
+    with precision(dtype) as dt:
+        params, x, y = make_problem(jax.random.key(seed), sizes, batch=batch, cost=cost, init=init, dtype=dt)
+        manual = manual_grads(params, x, y, activation=activation, cost=cost)
+        auto = autodiff_grads(params, x, y, activation=activation, cost=cost)
+        assert jax.tree.structure(manual) == jax.tree.structure(auto)
+        for m, a in zip(jax.tree.leaves(manual), jax.tree.leaves(auto)):
+            assert m.shape == a.shape and m.dtype == dt
+        if dtype == "float64":  # every tensor on its own
+            for name, agreement in compare_grads(manual, auto).items():
+                assert float(agreement.rel_err) <= TOLERANCE[dtype], (name, agreement)
+        else:  # normwise over the whole gradient; see overall_agreement for why not per tensor
+            assert float(overall_agreement(manual, auto).rel_err) <= TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize(("activation", "cost"), list(itertools.product(ACTIVATIONS, COSTS)))
+def test_deltas_equal_autodiff_dC_dz(activation, cost):
+    """BP1/BP2's δ^l are ∂C/∂z^l: checked layer by layer against jax.grad w.r.t. z offsets."""
+    with precision("float64") as dt:
+        params, x, y = make_problem(
+            jax.random.key(3), (4, 5, 3, 3), batch=6, cost=cost, init="normal", dtype=dt
+        )
+        act, out, c = resolve(activation, cost)
+        _, cache = forward(params, x, activation=act, output=out)
+        deltas = backward(params, cache, y, activation=act, cost=c, weights=batch_weights(x, None)).deltas
+        expected = autodiff_output_errors(params, x, y, activation=activation, cost=cost)
+        for delta, dC_dz in zip(deltas, expected):
+            np.testing.assert_allclose(delta, dC_dz, rtol=1e-12, atol=1e-14)
+
+
+def central_differences(f, params, eps):
+    """∂f/∂θ for every scalar θ of ``params`` by (f(θ + ε) − f(θ − ε)) / 2ε."""
+    leaves, treedef = jax.tree.flatten(params)
+    grads = []
+    for i, leaf in enumerate(leaves):
+        flat = np.asarray(leaf).ravel()
+        g = np.zeros_like(flat)
+        for j in range(flat.size):
+            bumped = []
+            for sign in (1, -1):
+                theta = flat.copy()
+                theta[j] += sign * eps
+                new_leaves = list(leaves)
+                new_leaves[i] = jnp.asarray(theta.reshape(leaf.shape))
+                bumped.append(float(f(jax.tree.unflatten(treedef, new_leaves))))
+            g[j] = (bumped[0] - bumped[1]) / (2 * eps)
+        grads.append(jnp.asarray(g.reshape(leaf.shape)))
+    return jax.tree.unflatten(treedef, grads)
+
+
+@pytest.mark.parametrize(("activation", "cost"), list(itertools.product(ACTIVATIONS, COSTS)))
+def test_finite_differences_agree_with_manual(activation, cost):
+    with precision("float64") as dt:
+        params, x, y = make_problem(
+            jax.random.key(11), (3, 4, 2, 2), batch=5, cost=cost, init="normal", dtype=dt
+        )
+        f = jax.jit(lambda p: batch_cost(p, x, y, activation=activation, cost=cost))
+        numeric = central_differences(f, params, eps=1e-6)
+        manual = manual_grads(params, x, y, activation=activation, cost=cost)
+        for m, n in zip(jax.tree.leaves(manual), jax.tree.leaves(numeric)):
+            np.testing.assert_allclose(m, n, rtol=1e-6, atol=1e-6)
+
+
+def test_two_two_one_network_by_hand():
+    """A 2-2-1 sigmoid net, quadratic cost, one sample, differentiated with the notes' scalar formulas."""
+    W1 = np.array([[0.15, 0.20], [0.25, 0.30]])
+    b1 = np.array([0.35, 0.35])
+    W2 = np.array([[0.40, 0.45]])
+    b2 = np.array([0.60])
+    x = np.array([0.05, 0.10])
+    y = np.array([0.01])
+
+    def sigma(t):
+        return 1.0 / (1.0 + math.exp(-t))
+
+    # Forward, unit by unit.
+    z1 = [W1[j, 0] * x[0] + W1[j, 1] * x[1] + b1[j] for j in range(2)]
+    a1 = [sigma(t) for t in z1]
+    z2 = W2[0, 0] * a1[0] + W2[0, 1] * a1[1] + b2[0]
+    a2 = sigma(z2)
+    # BP1: δ² = ∂C/∂a² · σ'(z²) with ∂C/∂a = −(y − a) and σ' = σ(1 − σ).
+    d2 = -(y[0] - a2) * a2 * (1 - a2)
+    # BP2: δ¹_j = W²_{0j} δ² · σ'(z¹_j).
+    d1 = [W2[0, j] * d2 * a1[j] * (1 - a1[j]) for j in range(2)]
+    # BP3, BP4.
+    expected = (
+        (np.array([[d1[j] * x[k] for k in range(2)] for j in range(2)]), np.array(d1)),
+        (np.array([[d2 * a1[0], d2 * a1[1]]]), np.array([d2])),
+    )
+    with precision("float64") as dt:
+        params = tuple((jnp.asarray(W, dt), jnp.asarray(b, dt)) for W, b in ((W1, b1), (W2, b2)))
+        manual = manual_grads(params, jnp.asarray(x[None, :], dt), jnp.asarray(y[None, :], dt))
+    for m, e in zip(jax.tree.leaves(manual), jax.tree.leaves(expected)):
+        np.testing.assert_allclose(np.asarray(m), e, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(("activation", "cost"), list(itertools.product(ACTIVATIONS, COSTS)))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_saturated_units_give_finite_gradients(activation, cost, dtype):
+    with precision(dtype) as dt:
+        params, x, y = make_problem(jax.random.key(5), (4, 6, 3), batch=8, cost=cost, init="normal", dtype=dt)
+        params = jax.tree.map(lambda p: 60 * p, params)  # |z| far beyond 40
+        x = 10 * x
+        _, cache = forward(params, x, activation=activation, output=resolve(activation, cost)[1])
+        assert float(jnp.max(jnp.abs(cache.zs[0]))) > 40
+        for fn in (manual_grads, autodiff_grads):
+            grads = fn(params, x, y, activation=activation, cost=cost)
+            assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads)), fn.__name__
+        assert bool(jnp.isfinite(batch_cost(params, x, y, activation=activation, cost=cost)))
+
+
+def test_mask_gives_the_gradient_of_the_smaller_batch():
+    params, x, y = make_problem(
+        jax.random.key(2), (4, 5, 3), batch=8, cost="quadratic", init="normal", dtype=jnp.float32
+    )
+    mask = jnp.arange(8) < 5
+    padded = manual_grads(params, x, y, mask=mask)
+    smaller = manual_grads(params, x[:5], y[:5])
+    for p, s in zip(jax.tree.leaves(padded), jax.tree.leaves(smaller)):
+        np.testing.assert_allclose(p, s, rtol=1e-6, atol=1e-7)
+
+
+def test_manual_path_uses_no_autodiff():
+    """The manual path must not lean on JAX's differentiation anywhere."""
+    core = Path(backprop_core.__file__).parent
+    forbidden = ("jax.grad", "value_and_grad", "jax.vjp", "jax.jvp", "linearize", "jacrev", "jacfwd")
+    for name in ("network.py", "activations.py", "costs.py", "params.py"):
+        source = (core / name).read_text()
+        assert not [f for f in forbidden if f in source], name
+
+
+def test_compare_grads_detects_a_difference():
+    params, x, y = make_problem(
+        jax.random.key(0), (3, 4, 2), batch=4, cost="quadratic", init="normal", dtype=jnp.float32
+    )
+    grads = manual_grads(params, x, y)
+    wrong = jax.tree.map(lambda g: g, grads)
+    wrong = ((-wrong[0][0], wrong[0][1]), wrong[1])
+    comparison = compare_grads(grads, wrong)
+    assert list(comparison) == ["W1", "b1", "W2", "b2"]
+    assert float(comparison["W1"].rel_err) == pytest.approx(2.0, rel=1e-6)
+    assert float(comparison["W1"].cosine) == pytest.approx(-1.0, rel=1e-6)
+    assert float(comparison["W2"].rel_err) == 0.0 and float(comparison["W2"].cosine) == pytest.approx(1.0)
