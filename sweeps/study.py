@@ -99,14 +99,11 @@ def resolve_storage(storage: str | None, *, cwd: Path | None = None) -> StorageU
 
 
 class _HeartbeatRetry:
-    """The heartbeat-stale callback: re-queue the trial's params (Optuna's retry callback) and mark
+    """The heartbeat-stale callback: re-queue the trial's params (as Optuna's retry callback) and mark
     its orphaned MLflow run FAILED, so the run and the trial agree."""
 
-    def __init__(self) -> None:
-        self._retry = optuna.storages.RetryHeartbeatStaleTrialCallback()
-
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self._retry(study, trial)
+        requeue(study, trial)
         from sweeps.reconcile import reconcile_trial_run
 
         reconcile_trial_run(study, trial, failure="worker_lost")
@@ -407,8 +404,24 @@ def reserve(handle: StudyHandle) -> optuna.Trial | None:
 
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
-    """Queues a failed trial's params again, marked as a retry (Optuna's own retry bookkeeping)."""
-    optuna.storages.RetryHeartbeatStaleTrialCallback()(study, trial)
+    """Queues a failed trial's params again, marked as a retry the way Optuna's own
+    ``RetryHeartbeatStaleTrialCallback`` marks it (``failed_trial``, ``retry_history``), but without
+    the failed trial's user attributes: its failure label and process belong to the attempt that failed.
+    """
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    system_attrs = {
+        **trial.system_attrs,
+        "failed_trial": trial.system_attrs.get("failed_trial", trial.number),
+    }
+    system_attrs["retry_history"] = history
+    study.add_trial(
+        optuna.create_trial(
+            state=TrialState.WAITING,
+            params=trial.params,
+            distributions=trial.distributions,
+            system_attrs=system_attrs,
+        )
+    )
 
 
 # --- the reaper (journal and SQLite: no heartbeats) ------------------------------------------------
