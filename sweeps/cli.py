@@ -127,6 +127,65 @@ def worker(
         raise typer.Exit(rc)
 
 
+# --- regress, schedule, replay (issue 5) ---------------------------------------------------------
+
+SuiteArg = Annotated[
+    str | None,
+    typer.Argument(help="A suite TOML, or the name of one in experiments/configs/ (default: regression)."),
+]
+
+
+@app.command()
+def regress(
+    suite: SuiteArg = None,
+    update_baseline: Annotated[
+        bool, typer.Option("--update-baseline", help="Write this run's numbers as the new baseline.")
+    ] = False,
+) -> None:
+    """Run the regression suite against its baselines; exit 1 when anything got worse."""
+    from experiments.regression import regress_command
+
+    regress_command(suite, update_baseline=update_baseline)
+
+
+@app.command()
+def schedule(
+    cron: Annotated[str, typer.Option("--cron", help='A 5-field crontab expression, e.g. "0 3 * * *".')],
+    suite: Annotated[
+        str | None, typer.Option("--suite", help="The suite to run (default: regression).")
+    ] = None,
+    once_after: Annotated[
+        float | None,
+        typer.Option(
+            "--once-after",
+            min=0,
+            help="Also run the suite once, this many seconds after start (a smoke check of the wiring).",
+        ),
+    ] = None,
+) -> None:
+    """Run the regression suite on a cron schedule until SIGTERM (APScheduler)."""
+    from sweeps.schedule import run_schedule
+
+    run_schedule(cron, suite=suite, once_after=once_after)
+
+
+@app.command()
+def replay(
+    run_id: Annotated[str, typer.Argument(help="The MLflow run to re-run from its recorded config.")],
+    rtol: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Relative tolerance (default: exact on the recorded backend, 1e-3 on another one).",
+        ),
+    ] = None,
+) -> None:
+    """Re-run a logged run from its config and seeds; exit 1 unless losses and gradients match."""
+    from experiments.replay import replay_command
+
+    replay_command(run_id, rtol=rtol)
+
+
 # --- bench (issue 2) -----------------------------------------------------------------------------
 
 
