@@ -411,3 +411,43 @@ def baseline_log_metric(key: str, value: float, step: int) -> None:
 def baseline_end_run(status: str = "FINISHED") -> None:
     """Tutorial style: ends the active run."""
     mlflow.end_run(status=status)
+
+
+# --- service: regression and replay (issue 5) ---
+# What `bplab replay` reads back from a logged run: its record, its metric histories, its artifacts.
+# (The regression suite writes through the functions above.)
+
+
+def run_record(run_id: str) -> dict[str, Any]:
+    """``{"run_id", "status", "experiment_id", "params", "tags", "metrics"}`` of a run (last values).
+
+    Raises:
+      BadInput: no such run in the store in use.
+    """
+    try:
+        run = client().get_run(run_id)
+    except mlflow.exceptions.MlflowException as e:
+        reason = " ".join(str(e).split())[:200]
+        raise BadInput(f"run {run_id!r} not found in {tracking_uri()}: {reason}") from None
+    return {
+        "run_id": run.info.run_id,
+        "status": run.info.status,
+        "experiment_id": run.info.experiment_id,
+        "params": dict(run.data.params),
+        "tags": dict(run.data.tags),
+        "metrics": dict(run.data.metrics),
+    }
+
+
+def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:
+    """Every ``(step, value)`` of one metric, by step (the last write wins when a step repeats)."""
+    points = sorted(client().get_metric_history(run_id, key), key=lambda m: (m.step, m.timestamp))
+    return sorted({m.step: m.value for m in points}.items())
+
+
+def download_artifact(run_id: str, artifact_path: str, dst_dir: str | Path) -> Path | None:
+    """Downloads one artifact into ``dst_dir``; ``None`` when the run has no such artifact."""
+    try:
+        return Path(client().download_artifacts(run_id, artifact_path, str(dst_dir)))
+    except (mlflow.exceptions.MlflowException, OSError):
+        return None
