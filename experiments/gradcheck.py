@@ -137,29 +137,38 @@ def _manual_and_autodiff(params, x, y, *, activation: str, cost: str, backward_f
     return delta_errs, b_errs, W_errs, auto_grads
 
 
+@functools.partial(jax.jit, static_argnames=("activation", "cost"))
+def _central_differences(params, x, y, coords, eps, *, activation: str, cost: str) -> list:
+    """``(C(θ + εe_i) − C(θ − εe_i)) / 2ε`` for the coordinates ``coords[k]`` of every leaf ``k``."""
+    leaves, treedef = jax.tree.flatten(params)
+
+    def cost_with(k, bump):
+        bumped = [leaf + bump if j == k else leaf for j, leaf in enumerate(leaves)]
+        return batch_cost(jax.tree.unflatten(treedef, bumped), x, y, activation=activation, cost=cost)
+
+    out = []
+    for k, (leaf, leaf_coords) in enumerate(zip(leaves, coords)):
+
+        def one(c, k=k, leaf=leaf):
+            bump = jnp.zeros(leaf.size, leaf.dtype).at[c].set(eps).reshape(leaf.shape)
+            return (cost_with(k, bump) - cost_with(k, -bump)) / (2 * eps)
+
+        out.append(jax.vmap(one)(leaf_coords))
+    return out
+
+
 def _fd_rel_errs(params, x, y, auto_grads, *, activation: str, cost: str, eps: float, key) -> list[tuple]:
     """Per layer ``(W rel err, b rel err)`` of autodiff vs central differences on sampled coordinates."""
-
-    def cost_of(p):
-        return batch_cost(p, x, y, activation=activation, cost=cost)
-
-    leaves, treedef = jax.tree.flatten(params)
-    grad_leaves = jax.tree.leaves(auto_grads)
-    errs = []
+    leaves = jax.tree.leaves(params)
     keys = jax.random.split(key, len(leaves))
-    for i, (leaf, g, k) in enumerate(zip(leaves, grad_leaves, keys)):
-        n = leaf.size
-        coords = jax.random.choice(k, n, (min(FD_COORDS, n),), replace=False)
-
-        def directional(c, i=i, leaf=leaf):
-            bump = jnp.zeros(leaf.size, leaf.dtype).at[c].set(eps).reshape(leaf.shape)
-            plus = [lf + bump if j == i else lf for j, lf in enumerate(leaves)]
-            minus = [lf - bump if j == i else lf for j, lf in enumerate(leaves)]
-            up, down = jax.tree.unflatten(treedef, plus), jax.tree.unflatten(treedef, minus)
-            return (cost_of(up) - cost_of(down)) / (2 * eps)
-
-        fd = jax.jit(jax.vmap(directional))(coords)
-        errs.append(float(agreement(fd, jnp.ravel(g)[coords]).rel_err))
+    coords = [
+        jax.random.choice(k, leaf.size, (min(FD_COORDS, leaf.size),), replace=False)
+        for k, leaf in zip(keys, leaves)
+    ]
+    eps = jnp.asarray(eps, leaves[0].dtype)
+    fd = _central_differences(params, x, y, coords, eps, activation=activation, cost=cost)
+    grads = jax.tree.leaves(auto_grads)
+    errs = [float(agreement(f, jnp.ravel(g)[c]).rel_err) for f, g, c in zip(fd, grads, coords)]
     return [(errs[2 * l], errs[2 * l + 1]) for l in range(len(params))]
 
 

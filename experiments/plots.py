@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -17,6 +18,12 @@ def _series(history: Sequence[Mapping[str, float]], key: str) -> tuple[list[int]
     return [p[0] for p in points], [p[1] for p in points]
 
 
+def _layer_then_name(key: str) -> tuple[int, str]:
+    """``grad_norm/W2`` → ``(2, "grad_norm/W2")``: legend entries grouped by layer."""
+    digits = "".join(ch for ch in key if ch.isdigit())
+    return int(digits or 0), key
+
+
 def loss_curves(history: Sequence[Mapping[str, float]], path: Path, *, title: str = "") -> Path:
     """Train and validation loss per epoch (log scale), and validation accuracy when present."""
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
@@ -24,7 +31,7 @@ def loss_curves(history: Sequence[Mapping[str, float]], path: Path, *, title: st
         ax.plot(*_series(history, key), marker=".", label=key)
     ax.set_xlabel("epoch")
     ax.set_ylabel("cost")
-    if all(v > 0 for v in _series(history, "train_loss")[1]):
+    if all(v > 0 and math.isfinite(v) for v in _series(history, "train_loss")[1]):
         ax.set_yscale("log")
     if any("val_accuracy" in h for h in history):
         acc = ax.twinx()
@@ -42,13 +49,14 @@ def loss_curves(history: Sequence[Mapping[str, float]], path: Path, *, title: st
 
 def grad_norms(history: Sequence[Mapping[str, float]], path: Path, *, title: str = "") -> Path:
     """``‖∂C/∂W^l‖`` and ``‖∂C/∂b^l‖`` per layer over epochs (mean over the epoch's steps)."""
-    keys = sorted({k for h in history for k in h if k.startswith("grad_norm/")}, key=lambda k: (k[-1], k))
+    keys = sorted({k for h in history for k in h if k.startswith("grad_norm/")}, key=_layer_then_name)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for key in keys:
         ax.plot(*_series(history, key), linestyle="-" if "/W" in key else ":", label=key.split("/", 1)[1])
     ax.set_xlabel("epoch")
     ax.set_ylabel("gradient norm")
-    ax.set_yscale("log")
+    if all(v > 0 and math.isfinite(v) for key in keys for v in _series(history, key)[1]):
+        ax.set_yscale("log")
     ax.legend(ncol=2, fontsize="small")
     ax.set_title(f"{title} gradient norms per layer".strip())
     fig.tight_layout()

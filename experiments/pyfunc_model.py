@@ -17,7 +17,11 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
-from mlflow.pyfunc import PythonModel
+
+with warnings.catch_warnings():
+    # Importing mlflow.pyfunc defines MLflow's own agent models, which warn about their type hints.
+    warnings.simplefilter("ignore", UserWarning)
+    from mlflow.pyfunc import PythonModel
 
 
 def save_weights(path: Path, params, *, x_shift, x_scale) -> Path:
@@ -41,13 +45,14 @@ def load_weights(path: str | Path) -> tuple[tuple, np.ndarray, np.ndarray]:
 def _outputs(params, x_shift, x_scale, X, activation: str, cost: str) -> np.ndarray:
     import jax.numpy as jnp
 
-    from backprop_core import predict
+    from backprop_core import predict, precision
 
     X = np.asarray(X, dtype=np.float64)
     xs = (X - x_shift) / x_scale
-    dtype = params[0][0].dtype
-    jparams = tuple((jnp.asarray(W), jnp.asarray(b)) for W, b in params)
-    return np.asarray(predict(jparams, jnp.asarray(xs, dtype), activation=activation, cost=cost))
+    dtype_name = "float64" if params[0][0].dtype == np.float64 else "float32"
+    with precision(dtype_name) as dtype:  # a float64 net predicts in float64
+        jparams = tuple((jnp.asarray(W, dtype), jnp.asarray(b, dtype)) for W, b in params)
+        return np.asarray(predict(jparams, jnp.asarray(xs, dtype), activation=activation, cost=cost))
 
 
 def predict_outputs(
@@ -58,24 +63,24 @@ def predict_outputs(
     return _outputs(params, x_shift, x_scale, X, activation, cost)
 
 
-# MLflow suggests type hints on predict for data validation; inputs are plain arrays, so silence that.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", UserWarning)
+class BackpropNet(PythonModel):
+    """pyfunc wrapper: ``predict(context, X)`` → ``a^L`` for raw inputs ``X``."""
 
-    class BackpropNet(PythonModel):
-        """pyfunc wrapper: ``predict(context, X)`` → ``a^L`` for raw inputs ``X``."""
+    def load_context(self, context) -> None:
+        """Reads the weights (``.npz``) and the model section of the config (TOML)."""
+        self.params, self.x_shift, self.x_scale = load_weights(context.artifacts["weights"])
+        config = tomllib.loads(Path(context.artifacts["config"]).read_text(encoding="utf-8"))
+        self.activation = config["model"]["activation"]
+        self.cost = config["model"]["cost"]
 
-        def load_context(self, context) -> None:
-            """Reads the weights (``.npz``) and the model section of the config (TOML)."""
-            self.params, self.x_shift, self.x_scale = load_weights(context.artifacts["weights"])
-            config = tomllib.loads(Path(context.artifacts["config"]).read_text(encoding="utf-8"))
-            self.activation = config["model"]["activation"]
-            self.cost = config["model"]["cost"]
+    def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
+        """The network's outputs, rows × outputs.
 
-        def predict(self, context, model_input, params=None) -> np.ndarray:
-            """The network's outputs, rows × outputs."""
-            X = model_input.to_numpy() if hasattr(model_input, "to_numpy") else model_input
-            return _outputs(self.params, self.x_shift, self.x_scale, X, self.activation, self.cost)
+        The ``np.ndarray`` hint tells MLflow not to infer a schema from it (the logged signature says
+        the shapes); a DataFrame works too.
+        """
+        X = model_input.to_numpy() if hasattr(model_input, "to_numpy") else model_input
+        return _outputs(self.params, self.x_shift, self.x_scale, X, self.activation, self.cost)
 
 
 mlflow.models.set_model(BackpropNet())

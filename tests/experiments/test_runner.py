@@ -1,0 +1,145 @@
+"""train_run in-process against a real sqlite store: statuses, tags, StopRun, divergence, mismatch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from experiments import faults, tracking
+from experiments.config import load_config
+from experiments.errors import BadInput
+from experiments.runner import Diverged, GradientMismatch, RunFailed, StopRun, train_run
+
+from .conftest import CONFIGS
+
+
+def _cfg(*overrides):
+    base = [
+        "model.hidden=[4]",
+        "train.epochs=3",
+        "train.batch_size=8",
+        "train.lr=0.5",
+        "train.gradcheck_every=1",
+    ]
+    return load_config(CONFIGS / "digits.toml", [*base, "data.dataset=iris", *overrides])
+
+
+def _run(uri, run_id):
+    return MlflowClient(uri).get_run(run_id)
+
+
+def test_untracked_run_touches_no_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = train_run(_cfg(), track=False, show_progress=False)
+    assert result.run_id is None
+    assert len(result.history) == 3
+    assert {"test_loss", "test_accuracy", "val_loss"} <= set(result.final)
+    assert [W.shape for W, _ in result.params] == [(4, 4), (3, 4)]
+    assert not any(tmp_path.iterdir())
+
+
+def test_on_epoch_sees_every_epoch_with_design_names(sqlite_store):
+    seen = []
+    result = train_run(_cfg(), on_epoch=lambda e, m: seen.append((e, m)), show_progress=False)
+    assert [e for e, _ in seen] == [1, 2, 3]
+    names = set(seen[0][1])
+    assert {"train_loss", "val_loss", "val_accuracy", "samples_per_sec", "gradcheck/max_rel_err"} <= names
+    assert {"grad_norm/W1", "grad_norm/b2", "saturation/layer1", "gradcheck/rel_err/W2"} <= names
+    run = _run(sqlite_store, result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["bplab.kind"] == "run"
+
+
+def test_stop_run_ends_with_its_status_and_tags(sqlite_store):
+    def prune(epoch, metrics):
+        if epoch == 2:
+            raise StopRun("KILLED", {"optuna.pruned": "true"}, reason="pruned at epoch 2")
+
+    with pytest.raises(StopRun) as e:
+        train_run(_cfg(), on_epoch=prune, tags={"bplab.kind": "trial"}, show_progress=False)
+    c = MlflowClient(sqlite_store)
+    (run,) = c.search_runs([c.get_experiment_by_name("digits").experiment_id])
+    assert e.value.status == "KILLED"
+    assert run.info.status == "KILLED"
+    assert run.data.tags["optuna.pruned"] == "true"
+    assert run.data.tags["bplab.stop_reason"] == "pruned at epoch 2"
+    assert run.data.tags["bplab.kind"] == "trial"
+    assert [m.step for m in c.get_metric_history(run.info.run_id, "val_loss")] == [1, 2]
+
+
+def test_nested_under_parent(sqlite_store):
+    parent = tracking.start_run("digits", run_name="parent", tags={"bplab.kind": "sweep"})
+    child = train_run(_cfg(), parent_run_id=parent, run_name="child", show_progress=False)
+    tracking.end_run(parent)
+    run = _run(sqlite_store, child.run_id)
+    assert run.data.tags["mlflow.parentRunId"] == parent
+    assert run.info.run_name == "child"
+
+
+def test_divergence_fails_the_run_and_names_the_epoch(sqlite_store):
+    cfg = _cfg(
+        "model.activation=relu", "model.cost=softmax_cross_entropy", "train.lr=1e30", "train.epochs=20"
+    )
+    with pytest.raises(Diverged) as e:
+        train_run(cfg, show_progress=False)
+    assert isinstance(e.value, RunFailed) and e.value.kind == "diverged"
+    run = _run(sqlite_store, e.value.run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["bplab.failure"] == "diverged"
+    reason = run.data.tags["bplab.failure_reason"]
+    assert "at epoch" in reason and "smaller learning rate" in reason
+    epoch = int(reason.split("at epoch ")[1].split()[0])
+    history = MlflowClient(sqlite_store).get_metric_history(e.value.run_id, "train_loss")
+    assert len(history) == epoch < 20  # stopped at the first non-finite epoch
+    assert not math.isfinite(history[-1].value)
+
+
+def test_periodic_gradcheck_catches_a_planted_bug(sqlite_store, monkeypatch):
+    monkeypatch.setenv(faults.ENV, "bp2_no_sigma_prime")
+    with pytest.raises(GradientMismatch) as e:
+        train_run(_cfg("model.hidden=[5, 4]"), show_progress=False)
+    run = _run(sqlite_store, e.value.run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["bplab.failure"] == "gradient_mismatch"
+    assert "BP2" in run.data.tags["bplab.failure_reason"]
+    assert run.data.tags["bplab.fault"] == "bp2_no_sigma_prime"
+
+
+def test_exception_in_callback_fails_the_run(sqlite_store):
+    def boom(epoch, metrics):
+        raise RuntimeError("callback exploded")
+
+    with pytest.raises(RuntimeError):
+        train_run(_cfg(), on_epoch=boom, show_progress=False)
+    c = MlflowClient(sqlite_store)
+    (run,) = c.search_runs([c.get_experiment_by_name("digits").experiment_id])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["bplab.failure"] == "exception"
+    assert "callback exploded" in run.data.tags["bplab.failure_reason"]
+
+
+def test_keyboard_interrupt_kills_the_run(sqlite_store):
+    def interrupt(epoch, metrics):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(_cfg(), on_epoch=interrupt, show_progress=False)
+    c = MlflowClient(sqlite_store)
+    (run,) = c.search_runs([c.get_experiment_by_name("digits").experiment_id])
+    assert run.info.status == "KILLED"
+
+
+def test_batch_larger_than_training_set_is_refused_before_any_run(sqlite_store, tmp_path):
+    with pytest.raises(BadInput, match=r"train\.batch_size = 5000 is larger than the training set"):
+        train_run(_cfg("train.batch_size=5000"), show_progress=False)
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_float64_run(sqlite_store):
+    result = train_run(_cfg("train.dtype=float64"), show_progress=False)
+    assert result.params[0][0].dtype == np.float64
+    assert result.history[-1]["gradcheck/max_rel_err"] <= 1e-10
