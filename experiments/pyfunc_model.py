@@ -45,7 +45,7 @@ def load_weights(path: str | Path) -> tuple[tuple, np.ndarray, np.ndarray]:
 def _outputs(params, x_shift, x_scale, X, activation: str, cost: str) -> np.ndarray:
     import jax.numpy as jnp
 
-    from backprop_core import predict, precision
+    from backprop_core import precision, predict
 
     X = np.asarray(X, dtype=np.float64)
     xs = (X - x_shift) / x_scale
