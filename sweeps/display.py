@@ -109,9 +109,10 @@ def fmt_params(params: dict[str, Any]) -> str:
 
 def status_line(p: Progress, metric: str) -> str:
     """One line: counts, best, time."""
-    best = f"best {metric}={p.best_value:.4g} (trial {p.best_number}: {fmt_params(p.best_params)})"
     if p.best_value is None:
         best = "no complete trial yet"
+    else:
+        best = f"best {metric}={p.best_value:.4g} (trial {p.best_number}: {fmt_params(p.best_params)})"
     return (
         f"{p.done}/{p.budget} done ({p.complete} complete, {p.pruned} pruned, {p.failed} failed, "
         f"{p.running} running) | {best} | elapsed {fmt_seconds(p.elapsed)} eta {fmt_seconds(p.eta)}"

@@ -86,8 +86,11 @@ def resolve_storage(storage: str | None, *, cwd: Path | None = None) -> StorageU
         return StorageURL("journal", str(cwd / DEFAULT_JOURNAL))
     if text.startswith("journal:"):
         return StorageURL("journal", str((cwd / text.removeprefix("journal:")).resolve()))
-    if text.startswith(("postgresql://", "postgresql+psycopg2://", "postgres://")):
-        return StorageURL("postgresql", text.replace("postgres://", "postgresql://", 1))
+    if text.startswith(("postgresql://", "postgres://")):
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the driver we ship is psycopg2.
+        return StorageURL("postgresql", "postgresql+psycopg2://" + text.split("://", 1)[1])
+    if text.startswith("postgresql+"):
+        return StorageURL("postgresql", text)
     if text.startswith("sqlite:///"):
         path = text.removeprefix("sqlite:///")
         return StorageURL("sqlite", "sqlite:///" + str((cwd / path).resolve()))
@@ -96,6 +99,31 @@ def resolve_storage(storage: str | None, *, cwd: Path | None = None) -> StorageU
     raise BadInput(
         f"--storage {text!r}: expected a postgresql:// URL, sqlite:///PATH, or a PATH.journal file"
     )
+
+
+def probe_storage(url: StorageURL) -> None:
+    """Checks a database storage answers, writing nothing (so a bad ``--storage`` leaves no trace).
+
+    Raises:
+      BadInput: one line with the driver's reason.
+    """
+    if url.kind != "postgresql":
+        return
+    import sqlalchemy
+    import sqlalchemy.exc
+
+    engine = sqlalchemy.create_engine(
+        url.target, poolclass=sqlalchemy.pool.NullPool, connect_args={"connect_timeout": 10}
+    )
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+    except sqlalchemy.exc.SQLAlchemyError as e:
+        reason = getattr(e, "orig", None) or e
+        first = str(reason).strip().splitlines()[0] if str(reason).strip() else type(e).__name__
+        raise BadInput(f"--storage {url.redacted()}: cannot reach the database: {first}") from None
+    finally:
+        engine.dispose()
 
 
 class _HeartbeatRetry:
@@ -211,13 +239,25 @@ def _creation_lock(url: StorageURL) -> Iterator[None]:
 # --- sampler, pruner ------------------------------------------------------------------------------
 
 
+class _GridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, minus its ``study.stop()`` when the grid is used up: that call is only
+    legal inside ``study.optimize``, and our ask-and-tell loop ends on the study's budget instead."""
+
+    def after_trial(self, study, trial, state, values) -> None:
+        try:
+            super().after_trial(study, trial, state, values)
+        except RuntimeError as e:
+            if "Study.stop" not in str(e):
+                raise
+
+
 def make_sampler(spec: SweepSpec, *, worker_index: int = 0) -> optuna.samplers.BaseSampler:
     """The sampler of ``spec``. Workers get distinct seeds so they do not propose the same points."""
     seed = None if spec.seed is None else spec.seed + worker_index
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if spec.sampler == "grid":
-        return optuna.samplers.GridSampler(grid_space(spec), seed=seed)
+        return _GridSampler(grid_space(spec), seed=seed)
     if spec.sampler == "cmaes":
         try:
             import cmaes  # noqa: F401  (Optuna's CMA-ES sampler needs it)

@@ -31,6 +31,7 @@ from sweeps.study import (
     load,
     make_pruner,
     make_sampler,
+    probe_storage,
     resolve_storage,
     with_sampler,
 )
@@ -180,6 +181,7 @@ def run_sweep(
     url = resolve_storage(storage)
     make_sampler(spec)  # refuses a sampler whose package is missing, now rather than in a worker
     make_pruner(spec, max_epochs=spec.max_epochs(cfg.train.epochs))
+    probe_storage(url)
     tracking.ensure_reachable()
     name = study or cfg.experiment.name
     handle = create_or_resume(url, name, cfg, spec, tracking_uri=absolute_tracking_uri(), heartbeat=heartbeat)
@@ -237,6 +239,7 @@ def run_worker(
     """
     out = out or sys.stdout
     url = resolve_storage(storage)
+    probe_storage(url)
     handle = load(url, study, heartbeat=heartbeat, worker_index=1 + os.getpid() % 10_000)
     _use_tracking(handle.tracking_uri)
     tracking.ensure_reachable()

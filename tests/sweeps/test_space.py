@@ -143,3 +143,10 @@ def test_storage_resolution(tmp_path, monkeypatch):
     assert url.kind == "postgresql" and "secret" not in url.redacted()
     with pytest.raises(BadInput, match="--storage 'mysql://x'"):
         resolve_storage("mysql://x", cwd=tmp_path)
+
+
+def test_status_line_before_any_trial_completes():
+    from sweeps.display import status_line
+
+    p = progress([_t(0, TrialState.FAIL)], budget=3, direction="minimize", elapsed=1.0)
+    assert "no complete trial yet" in status_line(p, "val_loss") and "1/3 done" in status_line(p, "val_loss")

@@ -1,0 +1,65 @@
+"""Three `bplab worker` processes on one PostgreSQL study; one is SIGKILLed mid-trial."""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tests.sweeps.conftest import bplab, mlflow_runs, wait_for, write_config
+
+pytestmark = pytest.mark.integration
+BUDGET = 9
+
+
+def test_killed_worker_trial_is_failed_and_rerun_budget_exact(tmp_path, env, procs, pg_url):
+    cfg = write_config(tmp_path, name="pg", n_trials=BUDGET, epochs=60)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**env, "MLFLOW_TRACKING_URI": uri}
+    storage = ["--storage", pg_url, "--heartbeat", "1"]
+    r = bplab(["sweep", cfg.name, "--study", "pg", "--workers", "0", *storage], cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "bplab worker --study pg" in r.stdout
+
+    workers = [procs.start(["worker", "--study", "pg", *storage], cwd=tmp_path, env=env) for _ in range(3)]
+    study = optuna.load_study(study_name="pg", storage=pg_url)
+    victim = workers[0]
+
+    def victim_mid_trial():
+        for t in study.get_trials(states=(TrialState.RUNNING,)):
+            if t.user_attrs.get("bplab.pid") == victim.pid and len(t.intermediate_values) >= 2:
+                return t
+        return None
+
+    doomed = wait_for(victim_mid_trial, timeout=180, what="the victim worker mid-trial")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    for w in workers[1:]:
+        _out, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+
+    trials = study.get_trials()
+    failed = study.get_trials(states=(TrialState.FAIL,))
+    assert [t.number for t in failed] == [doomed.number]  # the killed trial, failed by heartbeat
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == doomed.number]
+    assert len(retries) == 1 and retries[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert retries[0].params == doomed.params  # re-run with the same params
+    assert retries[0].user_attrs["bplab.pid"] != victim.pid  # by a survivor
+    originals = [t for t in trials if "failed_trial" not in t.system_attrs]
+    assert len(originals) == BUDGET  # budget exact: 9 trials + 1 retry, not 27
+    assert len(trials) == BUDGET + 1
+    assert all(t.state.is_finished() for t in trials)
+
+    runs = mlflow_runs(uri)
+    parents = [r for r in runs if r.data.tags.get("bplab.kind") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("bplab.kind") == "trial"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    per_trial = Counter(int(c.data.tags["optuna.trial"]) for c in children)
+    assert per_trial == Counter({t.number: 1 for t in trials})  # one run per trial, no duplicates
+    lost = next(c for c in children if c.data.tags["optuna.trial"] == str(doomed.number))
+    assert lost.info.status == "FAILED" and lost.data.tags["bplab.failure"] == "worker_lost"
+    assert not [c for c in children if c.info.status == "RUNNING"]
+    assert study.user_attrs["bplab.parent_run_id"] == parents[0].info.run_id

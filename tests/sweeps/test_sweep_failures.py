@@ -1,0 +1,139 @@
+"""Sweeps that meet trouble: divergent learning rates, a planted gradient bug, a worker SIGKILLed on
+the journal (the reaper), and bad input (exit 2, one line, nothing opened)."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+from optuna.trial import TrialState
+
+from tests.sweeps.conftest import bplab, journal_study, mlflow_runs, wait_for, write_config
+
+pytestmark = pytest.mark.integration
+
+# Iris, standardised inputs, relu + cross-entropy: lr = 1000 makes the loss non-finite within an epoch.
+DIVERGENT = """
+[experiment]
+name = "div"
+[data]
+dataset = "iris"
+scale = "standard"
+[model]
+hidden = [8]
+activation = "relu"
+cost = "cross_entropy"
+[train]
+lr = 1.0
+batch_size = 16
+epochs = 3
+gradcheck_every = 0
+[sweep]
+n_trials = 3
+sampler = "grid"
+pruner = "none"
+[sweep.space]
+lr = [0.1, 1000.0]
+n_layers = [1, 1]
+width = [8, 8]
+"""
+
+
+def test_divergent_trials_are_failed_and_labelled_and_the_sweep_completes(tmp_path, env):
+    (tmp_path / "div.toml").write_text(DIVERGENT)
+    r = bplab(["sweep", "div.toml"], cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "diverged" in r.stdout
+    study = journal_study(tmp_path, "div")
+    by_lr = {round(t.params["lr"], 6): t for t in study.trials}
+    assert set(by_lr) == {0.1, 10.0, 1000.0}  # the grid: log-spaced, ends included
+    top = by_lr[1000.0]
+    assert top.state == TrialState.FAIL and top.user_attrs["bplab.failure"] == "diverged"
+    assert "learning rate" in top.user_attrs["bplab.reason"]
+    assert by_lr[0.1].state == TrialState.COMPLETE
+    runs = {r.data.tags.get("optuna.trial"): r for r in mlflow_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")}
+    run = runs[str(top.number)]
+    assert run.info.status == "FAILED" and run.data.tags["bplab.failure"] == "diverged"
+    parent = next(r for r in runs.values() if r.data.tags.get("bplab.kind") == "sweep")
+    assert parent.info.status == "FINISHED" and int(parent.data.tags["sweep.diverged"]) >= 1
+
+
+def test_a_gradient_bug_is_labelled_apart_from_bad_hyperparameters(tmp_path, env):
+    cfg = write_config(tmp_path, name="bug", n_trials=2, epochs=2, sweep_extra='pruner = "none"')
+    r = bplab(
+        ["sweep", cfg.name, "--set", "train.gradcheck_every=1"],
+        cwd=tmp_path,
+        env={**env, "BPLAB_FAULT": "bp2_no_sigma_prime"},
+    )
+    assert r.returncode == 1, r.stdout + r.stderr  # a check failed
+    assert "GRADIENT BUG: 2 trial(s)" in r.stdout and "bplab gradcheck" in r.stdout
+    study = journal_study(tmp_path, "bug")
+    assert [t.user_attrs.get("bplab.failure") for t in study.trials] == ["gradient_mismatch"] * 2
+    assert all(t.state == TrialState.FAIL for t in study.trials)
+    runs = mlflow_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    children = [r for r in runs if r.data.tags.get("bplab.kind") == "trial"]
+    assert {(c.info.status, c.data.tags["bplab.failure"]) for c in children} == {
+        ("FAILED", "gradient_mismatch")
+    }
+    parent = next(r for r in runs if r.data.tags.get("bplab.kind") == "sweep")
+    assert parent.data.tags["sweep.gradient_bugs"] == "2"
+
+
+def test_the_reaper_fails_and_requeues_the_trial_of_a_killed_journal_worker(tmp_path, env, procs):
+    cfg = write_config(tmp_path, name="reap", n_trials=3, epochs=60)
+    p = procs.start(["sweep", cfg.name], cwd=tmp_path, env=env)
+
+    def mid_trial():
+        try:
+            study = journal_study(tmp_path, "reap")
+        except (KeyError, FileNotFoundError):
+            return None
+        running = [
+            t for t in study.trials if t.state == TrialState.RUNNING and len(t.intermediate_values) >= 2
+        ]
+        return running[0] if running else None
+
+    doomed = wait_for(mid_trial, timeout=120, what="a trial mid-training")
+    p.send_signal(signal.SIGKILL)  # no handler runs: the trial and its MLflow run stay RUNNING
+    p.wait()
+    r = bplab(["sweep", cfg.name], cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    study = journal_study(tmp_path, "reap")
+    dead = study.trials[doomed.number]
+    assert dead.state == TrialState.FAIL
+    retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == doomed.number]
+    assert len(retry) == 1 and retry[0].params == doomed.params and retry[0].state.is_finished()
+    assert len(study.trials) == 4 and all(t.state.is_finished() for t in study.trials)
+    runs = mlflow_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    lost = [r for r in runs if r.data.tags.get("optuna.trial") == str(doomed.number)]
+    assert [(r.info.status, r.data.tags["bplab.failure"]) for r in lost] == [("FAILED", "worker_lost")]
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    assert len([r for r in runs if r.data.tags.get("bplab.kind") == "sweep"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "needle"),
+    [
+        ([], {"sweep_extra": 'sampler = "bayes"'}, "sweep.sampler must be one of"),
+        ([], {"space_extra": "depth = [1, 2]"}, "unknown key sweep.space.depth"),
+        (["--set", "sweep.space.lr=[2.0, 1.0]"], {}, "sweep.space.lr must be [low, high] with low < high"),
+        (["--set", "sweep.n_trials=0"], {}, "sweep.n_trials must be an integer ≥ 1"),
+        (["--storage", "mysql://nowhere/db"], {}, "--storage 'mysql://nowhere/db'"),
+        (["--storage", "postgresql://nobody@127.0.0.1:1/none"], {}, "cannot reach the database"),
+        (["--n-trials", "0"], {}, "--n-trials"),
+    ],
+)
+def test_bad_sweep_input_exits_2_with_one_line_before_anything_opens(tmp_path, env, args, extra, needle):
+    cfg = write_config(tmp_path, name="bad", **extra)
+    r = bplab(["sweep", cfg.name, *args], cwd=tmp_path, env=env, timeout=60)
+    assert r.returncode == 2, r.stdout + r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert needle in r.stderr and "Traceback" not in r.stderr
+    if not args or args[0] != "--n-trials":  # click draws its usage box; ours is one line
+        assert len(lines) == 1, r.stderr
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.journal").exists()
+
+
+def test_worker_on_a_missing_study_exits_2(tmp_path, env):
+    r = bplab(["worker", "--study", "nope"], cwd=tmp_path, env=env, timeout=60)
+    assert r.returncode == 2 and "no such study" in r.stderr and len(r.stderr.strip().splitlines()) == 1
