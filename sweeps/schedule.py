@@ -120,10 +120,16 @@ class SuiteJob:
 
 def build_scheduler(job: SuiteJob, trigger) -> BlockingScheduler:
     """A blocking scheduler with the one suite job: one at a time, coalesced, an hour of grace."""
-    scheduler = BlockingScheduler(
-        job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": MISFIRE_GRACE_S}
+    scheduler = BlockingScheduler()
+    scheduler.add_job(
+        job,
+        trigger,
+        id=JOB_ID,
+        name="bplab regress",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=MISFIRE_GRACE_S,
     )
-    scheduler.add_job(job, trigger, id=JOB_ID, name="bplab regress")
     return scheduler
 
 

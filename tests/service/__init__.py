@@ -1,0 +1,1 @@
+"""Tests of the service: compose wiring, secured MLflow, regression suite, schedule, replay."""

@@ -1,0 +1,78 @@
+"""`bplab replay`: a logged run re-run from its recorded config and seeds, matched or not."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from experiments import replay
+from tests.service.conftest import REPO, bplab, clean_env
+
+# --- comparisons, pure ----------------------------------------------------------------------------
+
+
+def test_exact_on_the_recorded_machine_kind_tolerance_elsewhere():
+    env = {"backend": "cpu", "device_kind": "cpu", "jax_version": "0.10.2"}
+    assert replay.tolerance_for(env, dict(env), None) == 0.0
+    assert replay.tolerance_for(env, {**env, "backend": "gpu"}, None) == replay.CROSS_BACKEND_RTOL
+    assert replay.tolerance_for(env, {**env, "jax_version": "0.11.0"}, None) == replay.CROSS_BACKEND_RTOL
+    assert replay.tolerance_for(env, dict(env), 1e-6) == 1e-6
+
+
+def test_compare_curve_finds_the_first_differing_epoch():
+    recorded = [(1, 0.5), (2, 0.25), (3, 0.125)]
+    same = replay.compare_curve("train_loss", recorded, {1: 0.5, 2: 0.25, 3: 0.125}, 0.0)
+    assert same.matched and same.max_rel_diff == 0.0
+    off = replay.compare_curve("train_loss", recorded, {1: 0.5, 2: 0.25 + 1e-12, 3: 0.2}, 0.0)
+    assert not off.matched and off.first_mismatch == 2 and off.recorded == 0.25
+    assert replay.compare_curve("train_loss", recorded, {1: 0.5, 2: 0.25 + 1e-12, 3: 0.125}, 1e-9).matched
+    short = replay.compare_curve("train_loss", recorded, {1: 0.5}, 0.0)
+    assert not short.matched and "stopped before epoch 2" in short.note
+    assert replay.rel_diff(math.nan, math.nan) == 0.0 and replay.rel_diff(1.0, math.nan) == math.inf
+
+
+def test_compare_arrays_exact_or_normwise():
+    a = np.arange(6.0).reshape(2, 3)
+    assert replay.compare_arrays("W1", a, a.copy(), 0.0).matched
+    b = a.copy()
+    b[0, 1] += 1e-9
+    assert not replay.compare_arrays("W1", a, b, 0.0).matched
+    assert replay.compare_arrays("W1", a, b, 1e-6).matched
+    assert not replay.compare_arrays("W1", a, a[:1], 1.0).matched
+
+
+# --- bplab replay, end to end ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def logged_run(tmp_path, jax_cache):
+    """A short XOR `bplab train` run on an embedded store; yields (env, run id)."""
+    env = clean_env(jax_cache, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    config = REPO / "experiments" / "configs" / "xor.toml"
+    args = ["train", str(config), "--set", "train.epochs=40", "--set", "train.gradcheck_every=20"]
+    r = bplab(args, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    (run,) = client.search_runs([client.get_experiment_by_name("xor").experiment_id])
+    return env, run.info.run_id
+
+
+def test_replay_matches_exactly_then_a_planted_bug_does_not(tmp_path, logged_run):
+    env, run_id = logged_run
+    r = bplab(["replay", run_id], env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"replay of run {run_id} matches" in r.stdout and "exact: same backend cpu" in r.stdout
+    for name in ("train_loss", "val_loss", "grad_norm/W1", "grad_norm/b2", "W1", "b2"):
+        assert name in r.stdout
+
+    # ∂C/∂W^l doubled in the replay: the curves part from the first epoch's update on
+    r = bplab(["replay", run_id], env={**env, "BPLAB_FAULT": "bp4_double"}, cwd=tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.startswith(f"bplab: check failed: replay of run {run_id} differs")
+    assert "train_loss from epoch" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    assert len(client.search_runs([client.get_experiment_by_name("xor").experiment_id])) == 1  # wrote nothing

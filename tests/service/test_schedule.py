@@ -1,0 +1,66 @@
+"""`bplab schedule`: cron parsing, the one-job trigger, and stopping a suite in flight."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import sys
+import threading
+import time
+
+import pytest
+from apscheduler.triggers.combining import OrTrigger
+
+from experiments.errors import BadInput
+from sweeps import schedule
+
+
+def test_parse_cron_accepts_five_fields_and_refuses_the_rest():
+    trigger = schedule.parse_cron("0 3 * * *", timezone=dt.UTC)
+    after = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
+    assert trigger.get_next_fire_time(None, after) == dt.datetime(2030, 1, 2, 3, 0, tzinfo=dt.UTC)
+    for bad in ("0 3 * *", "0 3 * * * *", "61 * * * *", "x y z w v"):
+        with pytest.raises(BadInput, match="--cron"):
+            schedule.parse_cron(bad)
+
+
+def test_once_after_adds_a_date_to_the_cron_in_one_trigger():
+    cron = schedule.parse_cron("0 3 * * *", timezone=dt.UTC)
+    now = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
+    soon = now + dt.timedelta(seconds=5)
+    trigger = schedule.build_trigger(cron, soon)
+    assert isinstance(trigger, OrTrigger)
+    assert trigger.get_next_fire_time(None, now) == soon
+    assert trigger.get_next_fire_time(soon, soon + dt.timedelta(seconds=1)).hour == 3  # then the cron
+
+
+def test_scheduler_job_options_are_one_at_a_time_coalesced_with_grace():
+    job = schedule.SuiteJob(["true"])
+    scheduler = schedule.build_scheduler(job, schedule.parse_cron("0 3 * * *"))
+    (j,) = scheduler.get_jobs()
+    assert j.max_instances == 1 and j.coalesce is True
+    assert j.misfire_grace_time >= 3600
+
+
+def test_regress_argv_runs_this_interpreter():
+    assert schedule.regress_argv("s.toml") == [sys.executable, "-m", "sweeps.cli", "regress", "s.toml"]
+    assert schedule.regress_argv(None)[-1] == "regress"
+
+
+def test_stop_forwards_sigterm_to_the_suite_in_flight_and_starts_no_more():
+    # a stand-in child that records SIGTERM the way `bplab regress` does (exit 143 after cleanup)
+    child = "import signal,sys,time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); time.sleep(60)"
+    job = schedule.SuiteJob([sys.executable, "-c", child])
+    codes = []
+    runner = threading.Thread(target=lambda: codes.append(job()))
+    runner.start()
+    deadline = time.monotonic() + 30
+    while job._proc is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job._proc is not None
+    time.sleep(0.5)  # let the child install its handler
+    job.stop(timeout=20)
+    runner.join(20)
+    assert codes == [143]
+    assert job() is None and job.runs == 1  # stopping: no new suite
+    assert -signal.SIGKILL not in codes
