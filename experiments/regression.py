@@ -667,13 +667,15 @@ def run_suite(suite: Suite, baseline: Mapping[str, Any], *, log=print) -> SuiteR
     """Runs every case under one parent run and logs the report; returns the result.
 
     Raises:
-      BadInput: a case's data, an unknown ``BPLAB_FAULT`` or an unreachable store (before any run opens).
+      BadInput: a case's data, an unknown ``BPLAB_FAULT``, an unreachable store or refused credentials
+        (before any run opens).
       KeyboardInterrupt: SIGINT/SIGTERM; the parent run ends KILLED.
     """
     from experiments import faults, tracking
     from experiments.runner import prepare, terminate_as_interrupt
 
     datasets = {case.name: prepare(case.config, track=True) for case in suite.cases}  # preflight
+    tracking.check_access()
     fault = faults.active_fault()
     backward_fn = faults.backward_fn()
     env = environment()
