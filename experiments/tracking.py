@@ -547,3 +547,29 @@ def download_artifact(run_id: str, artifact_path: str, dst_dir: str | Path) -> P
         return Path(client().download_artifacts(run_id, artifact_path, str(dst_dir)))
     except (mlflow.exceptions.MlflowException, OSError):
         return None
+
+
+def check_access() -> None:
+    """One authenticated read from a tracking server, before anything is written.
+
+    ``ensure_reachable`` only asks ``/health``, which MLflow's auth app leaves open; without this,
+    missing credentials would surface as a traceback after the first write was refused.
+
+    Raises:
+      BadInput: HTTP 401 (no or wrong credentials), 403 (no permission) or another refusal.
+    """
+    uri = tracking_uri()
+    if not is_http(uri):
+        return
+    try:
+        client().search_experiments(max_results=1)
+    except mlflow.exceptions.MlflowException as e:
+        code = e.get_http_status_code()
+        if code == 401:
+            raise BadInput(
+                f"MLflow at {uri} refused the request (HTTP 401): set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD"
+            ) from None
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
+        reason = f"HTTP {code}" if code == 403 else " ".join(str(e).split())[:200]
+        raise BadInput(f"MLflow at {uri} refused user {user!r}: {reason}") from None
