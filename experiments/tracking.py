@@ -47,6 +47,7 @@ STATUSES = ("FINISHED", "FAILED", "KILLED")
 MAX_PARAM_LEN = 6000  # MLflow's limit on a param value
 _PARAMS_PER_BATCH = 100  # MLflow's limit of params per log_batch
 DEFAULT_UI_PORT = 5000
+EXPERIMENT_KIND = "mlflow.experimentKind"
 
 # A server that dies mid-run should fail the run in seconds, not after MLflow's default minutes of retries.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -161,7 +162,10 @@ def experiment_id(name: str) -> str:
     root = artifact_root()
     location = f"{root}/{_safe_dir_name(name)}" if root else None
     try:
-        return c.create_experiment(name, artifact_location=location)
+        # The kind tells MLflow 3's UI to open on the runs table (training), not the GenAI trace views.
+        return c.create_experiment(
+            name, artifact_location=location, tags={EXPERIMENT_KIND: "custom_model_development"}
+        )
     except mlflow.exceptions.MlflowException:
         exp = c.get_experiment_by_name(name)  # another process created it meanwhile
         if exp is None:
@@ -439,6 +443,8 @@ def ui_command(port: int, host: str = "127.0.0.1") -> list[str]:
         host,
         "--port",
         str(port),
+        "--workers",
+        "1",
     ]
     db = sqlite_path(uri)
     if db is not None:

@@ -8,8 +8,12 @@ that URL and returns.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -67,7 +71,11 @@ def serve(port: int = tracking.DEFAULT_UI_PORT) -> int:
     tracking.ensure_reachable()  # creates the sqlite store if it is new, so the UI opens on it
     url = f"http://{HOST}:{port}"
     with terminate_as_interrupt():
-        proc = subprocess.Popen(tracking.ui_command(port, HOST))
+        # The server's own chatter goes to stderr, so stdout carries just the URL line.
+        # Its own session, so stopping it stops the whole tree (uvicorn workers and all).
+        proc = subprocess.Popen(
+            tracking.ui_command(port, HOST), stdout=sys.stderr, env=ui_env(), start_new_session=True
+        )
         try:
             if not wait_until_up(url, proc):
                 raise BadInput(f"the MLflow UI did not start on {url} (store {uri})")
@@ -79,12 +87,28 @@ def serve(port: int = tracking.DEFAULT_UI_PORT) -> int:
             _stop(proc)
 
 
+def ui_env() -> dict[str, str]:
+    """The server's environment: no background job runner (the UI does not need MLflow's GenAI jobs,
+    and on a laptop it would add a dozen processes)."""
+    return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+def stop_process_group(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    """SIGTERM to the process group ``proc`` leads (started with ``start_new_session=True``), then
+    SIGKILL if anything is left after ``timeout_s``; waits for ``proc``."""
+    try:
+        pgid = os.getpgid(proc.pid)
+    except ProcessLookupError:
+        proc.wait()
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=timeout_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)  # stragglers of the group, if any
+    proc.wait()
+
+
 def _stop(proc: subprocess.Popen) -> None:
-    """Terminates the server and waits for it (kills it if it lingers)."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    stop_process_group(proc)
