@@ -308,7 +308,7 @@ def run_gradcheck(
                         params, x, y, k, lr=jnp.asarray(tr.lr, dtype), batch_size=tr.batch_size,
                         activation=model.activation, cost=model.cost, grad="autodiff",
                     )  # fmt: skip
-                stages.append((f"after {epochs} epochs", epochs, check(params)))
+                stages.append((f"after {epochs} epoch{'s' if epochs != 1 else ''}", epochs, check(params)))
         _print_table(stages, cfg, len(xb))
         failed = next(((name, r) for name, _, r in stages if not r.ok), None)
         if run_id:
