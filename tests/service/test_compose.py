@@ -115,6 +115,7 @@ def test_worker_is_scalable(env):
         # --scale worker=N needs no fixed container name and no fixed host port
         assert "container_name" not in svc and "ports" not in svc
         assert svc["depends_on"]["postgres"] == {"condition": "service_healthy"}
+        assert svc["restart"] == "on-failure:5"  # done (exit 0) stays down; a missing study stops retrying
     gpu = compose.service("worker-gpu", env)
     assert gpu["build"]["args"]["JAX_EXTRA"] == "cuda" and gpu["profiles"] == ["gpu"]
 

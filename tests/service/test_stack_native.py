@@ -218,10 +218,10 @@ def test_workers_sweep_and_scheduled_regression_through_the_stack(stack, monkeyp
         w.wait(timeout=300)
         assert w.returncode == 0, Procs.log_tail(w)
 
-    # the scheduler's compose command, plus a run right away instead of waiting for 3 a.m.
+    # the scheduler's compose command, plus a trigger 2 s from now instead of waiting for 3 a.m.
     sched_env = stack.service_env("scheduler")
     scheduler = stack.procs.start(
-        [*stack.command("scheduler"), "--once-after", "0"], env=sched_env, cwd=tmp_path, name="scheduler"
+        [*stack.command("scheduler"), "--once-after", "2"], env=sched_env, cwd=tmp_path, name="scheduler"
     )
     health = native_health(dash, 8080, port)
     wait_for(
