@@ -95,7 +95,9 @@ class SuiteJob:
                 return None
             self.runs += 1
             _say(f"regression suite run {self.runs} starting: {' '.join(self.argv[1:])}")
-            self._proc = subprocess.Popen(self.argv)
+            # Its own session: a Ctrl-C on the terminal reaches the scheduler only, which forwards
+            # exactly one SIGTERM (a second signal could cut short the child's marking runs KILLED).
+            self._proc = subprocess.Popen(self.argv, start_new_session=True)
         rc = self._proc.wait()
         verdict = {0: "passed", 1: "found a regression"}.get(rc, f"failed (exit {rc})")
         _say(f"regression suite run {self.runs} {verdict}")
