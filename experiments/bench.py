@@ -59,21 +59,28 @@ class Settings:
     """How hard to measure.
 
     Attributes:
-      repeats: interleaved repeats per comparison (the median is taken over these).
+      repeats: the fewest interleaved repeats per comparison (the median is taken over them).
+      budget_s: a comparison keeps repeating until it has ``repeats`` and has run this long (at
+        most ``max_repeats``): short blocks and many pairs average out a shared machine's load.
+      max_repeats: the most repeats per comparison.
       block_s: target duration of one timed block; fast calls are repeated inside a block so that
-        the timer's resolution and one-off hiccups do not dominate.
+        the timer's resolution does not dominate.
       mnist_samples: training samples of the [784,30,10] epoch (60,000 in a full run).
       numpy_samples: samples the numpy reference trains on per repeat.
     """
 
     repeats: int
+    budget_s: float
+    max_repeats: int
     block_s: float
     mnist_samples: int
     numpy_samples: int
 
 
-FULL = Settings(repeats=21, block_s=0.05, mnist_samples=MNIST[2], numpy_samples=3_000)
-QUICK = Settings(repeats=5, block_s=0.02, mnist_samples=3_000, numpy_samples=500)
+FULL = Settings(
+    repeats=21, budget_s=6.0, max_repeats=301, block_s=0.03, mnist_samples=MNIST[2], numpy_samples=3_000
+)
+QUICK = Settings(repeats=5, budget_s=0.0, max_repeats=5, block_s=0.02, mnist_samples=3_000, numpy_samples=500)
 
 
 @dataclass
@@ -84,7 +91,8 @@ class Row:
     per-repeat ratios (see :meth:`Timings.ratio`), oriented as ``value / baseline``: for the step
     rows a time ratio (below 1, manual is faster), otherwise a throughput ratio (above 1, ours is
     faster). It is close to, but not exactly, ``value / baseline``. ``met`` is ``None`` where a row
-    has no target.
+    has no target. ``spread`` holds the quartiles of the per-repeat ratios and ``repeats`` their
+    number: a wide spread means the machine was busy.
     """
 
     kind: str
@@ -95,6 +103,8 @@ class Row:
     baseline_label: str
     unit: str
     ratio: float
+    spread: tuple[float, float]
+    repeats: int
     target: str
     met: bool | None
 
@@ -118,30 +128,57 @@ class Timings:
         Pairing the two sides repeat by repeat cancels load that drifts on the scale of a repeat,
         which a ratio of the two medians would not.
         """
-        return statistics.median(ta / tb for ta, tb in zip(self.samples[a], self.samples[b], strict=True))
+        return statistics.median(self._ratios(a, b))
+
+    def spread(self, a: str, b: str) -> tuple[float, float]:
+        """The quartiles of the per-repeat ratios ``time(a) / time(b)``: how noisy the pairs were."""
+        q1, _, q3 = statistics.quantiles(self._ratios(a, b), n=4)
+        return q1, q3
+
+    def _ratios(self, a: str, b: str) -> list[float]:
+        return [ta / tb for ta, tb in zip(self.samples[a], self.samples[b], strict=True)]
+
+    @property
+    def repeats(self) -> int:
+        """How many repeats were taken."""
+        return len(next(iter(self.samples.values())))
 
 
-def _interleaved(runners: dict[str, Callable[[int], Any]], *, settings: Settings) -> Timings:
+def _interleaved(
+    runners: dict[str, Callable[[int], Any]], *, settings: Settings, same_calls: tuple[str, ...] = ()
+) -> Timings:
     """Times every runner once per repeat, alternating the order (A B, B A, …).
 
     Each runner ``run(k)`` performs ``k`` calls and blocks until their results are ready. One call
-    of each is made first to warm up (compile) and a second to choose ``k`` so that a block lasts
-    about ``settings.block_s``.
+    of each is made first to warm up (compile), then the median of three more chooses ``k`` so that
+    a block lasts about ``settings.block_s`` (the same ``k`` for the runners named in ``same_calls``).
     """
     calls = {}
     for name, run in runners.items():
         run(1)  # warm-up: compile and touch every buffer once
-        t0 = time.perf_counter()
-        run(1)
-        once = time.perf_counter() - t0
-        calls[name] = max(1, round(settings.block_s / max(once, 1e-7)))
+        once = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            run(1)
+            once.append(time.perf_counter() - t0)
+        calls[name] = max(1, round(settings.block_s / max(statistics.median(once), 1e-7)))
+    if same_calls:
+        # Runners doing the same work get equal blocks, so the per-block fixed costs (the final
+        # sync, the pipeline's first dispatch) weigh the same on either side of their ratio.
+        k = min(calls[name] for name in same_calls)
+        calls.update(dict.fromkeys(same_calls, k))
     samples: dict[str, list[float]] = {name: [] for name in runners}
     names = list(runners)
-    for r in range(settings.repeats):
+    start = time.perf_counter()
+    r = 0
+    while r < settings.repeats or (
+        r < settings.max_repeats and time.perf_counter() - start < settings.budget_s
+    ):
         for name in names if r % 2 == 0 else reversed(names):
             t0 = time.perf_counter()
             runners[name](calls[name])
             samples[name].append((time.perf_counter() - t0) / calls[name])
+        r += 1
     return Timings(samples)
 
 
@@ -209,7 +246,7 @@ def bench_steps(settings: Settings) -> list[Row]:
         if (sizes, batch) == BIG:
             # Interleaved with the big net's steps so that the fraction of peak is side by side too.
             runners["matmul"] = _matmul_runner(MATMUL_N)
-        t = _interleaved(runners, settings=settings)
+        t = _interleaved(runners, settings=settings, same_calls=("manual", "autodiff"))
         ratio = t.ratio("manual", "autodiff")
         rows.append(
             Row(
@@ -221,6 +258,8 @@ def bench_steps(settings: Settings) -> list[Row]:
                 baseline_label="jax.grad",
                 unit="µs/step",
                 ratio=ratio,
+                spread=t.spread("manual", "autodiff"),
+                repeats=t.repeats,
                 target="0.95–1.05",
                 met=0.95 <= ratio <= 1.05,
             )
@@ -244,6 +283,8 @@ def _peak_row(t: Timings, sizes: tuple[int, ...], batch: int) -> Row:
         baseline_label="f32 matmul",
         unit="GFLOP/s",
         ratio=fraction,
+        spread=tuple(step_flops / matmul_flops * q for q in t.spread("matmul", "manual")),
+        repeats=t.repeats,
         target="≥ 0.80",
         met=fraction >= 0.80,
     )
@@ -298,6 +339,8 @@ def bench_epochs(settings: Settings) -> list[Row]:
                 baseline_label="Python loop of jitted steps",
                 unit="samples/s",
                 ratio=ratio,
+                spread=t.spread("loop", "fused"),
+                repeats=t.repeats,
                 target="≥ 4×" if target else "—",
                 met=ratio >= target if target else None,
             )
@@ -331,6 +374,8 @@ def bench_numpy(settings: Settings) -> Row:
         baseline_label="numpy per-sample",
         unit="samples/s",
         ratio=ratio,
+        spread=t.spread("numpy", "fused"),
+        repeats=t.repeats,
         target="≥ 25×",
         met=ratio >= 25,
     )
@@ -365,9 +410,12 @@ def _fmt(x: float) -> str:
 
 def table_rows(result: dict[str, Any]) -> list[list[str]]:
     """The table's cells, one list of strings per row (header first)."""
-    out = [["measure", "ours", "baseline", "unit", "ratio", "target", "result"]]
+    out = [["measure", "ours", "baseline", "unit", "ratio", "IQR (n)", "target", "result"]]
     for r in result["rows"]:
-        ratio = f"{r['ratio']:.3f}" if r["kind"] in ("step", "peak") else f"{r['ratio']:.1f}×"
+        precise = r["kind"] in ("step", "peak")
+        ratio = f"{r['ratio']:.3f}" if precise else f"{r['ratio']:.1f}×"
+        q1, q3 = r["spread"]
+        spread = (f"{q1:.3f}–{q3:.3f}" if precise else f"{q1:.1f}–{q3:.1f}") + f" ({r['repeats']})"
         verdict = "—" if r["met"] is None else ("pass" if r["met"] else "MISS")
         out.append(
             [
@@ -376,6 +424,7 @@ def table_rows(result: dict[str, Any]) -> list[list[str]]:
                 f"{_fmt(r['baseline'])} {r['baseline_label']}",
                 r["unit"],
                 ratio,
+                spread,
                 r["target"],
                 verdict,
             ]
@@ -397,8 +446,8 @@ def notes(result: dict[str, Any]) -> str:
     """The table's footnote: how the numbers were taken, and what a quick run left out."""
     s = result["settings"]
     text = (
-        f"medians of {s['repeats']} interleaved repeats after warm-up; ratio = median of the "
-        "per-repeat ours / baseline (step rows: time ratio, below 1 = manual faster)"
+        "medians of n interleaved repeats after warm-up; ratio = median of the per-repeat "
+        "ours / baseline (step rows: time ratio, below 1 = manual faster); IQR = its quartiles"
     )
     if result["quick"]:
         text += f"; QUICK: [784,30,10] epoch on {s['mnist_samples']:,} samples, not 60,000"
@@ -429,12 +478,12 @@ def render(result: dict[str, Any], file=None) -> None:
         return
     table = Table(title=title(result), caption=notes(result))
     for i, head in enumerate(rows[0]):
-        table.add_column(head, justify="left" if i in (0, 3, 5) else "right", no_wrap=i != 0)
+        table.add_column(head, justify="left" if i in (0, 3, 6) else "right", no_wrap=i != 0)
     for r in rows[1:]:
         style = "red" if r[-1] == "MISS" else None
         table.add_row(*r, style=style)
     # A file or pipe gets a wide, uncoloured table instead of rich's 80-column default.
-    console = Console(file=file, width=None if file.isatty() else 160)
+    console = Console(file=file, width=None if file.isatty() else 200)
     console.print(table)
 
 

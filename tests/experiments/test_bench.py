@@ -69,9 +69,10 @@ def test_numpy_sgd_epoch_handles_a_partial_last_batch():
         np.testing.assert_allclose(b, eb)
 
 
-def test_bench_quick_json_through_the_cli():
+def test_bench_quick_json_through_the_cli(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "sweeps.cli", "bench", "--quick", "--json"],
+        cwd=tmp_path,  # the bench writes nothing; a stray file would land here, not in the repo
         capture_output=True,
         text=True,
         timeout=300,
@@ -91,5 +92,8 @@ def test_bench_quick_json_through_the_cli():
     for r in rows:
         for field in ("value", "baseline", "ratio"):
             assert np.isfinite(r[field]) and r[field] > 0, (r["name"], field, r[field])
+        q1, q3 = r["spread"]
+        assert 0 < q1 <= r["ratio"] <= q3, (r["name"], r["spread"], r["ratio"])
+        assert r["repeats"] >= 5
         assert r["met"] in (True, False, None)
     assert all(r["met"] is not None for r in rows if r["kind"] != "epoch")
