@@ -52,8 +52,10 @@ def test_integer_lr_becomes_float():
     assert load_config(CONFIGS / "digits.toml", ["train.lr=3"]).train.lr == 3.0
 
 
-def test_sweep_overrides_land_in_the_raw_sweep_table():
-    cfg = load_config(CONFIGS / "digits.toml", ["sweep.n_trials=7", "sweep.space.lr=[0.1, 3.0]"])
+def test_sweep_overrides_land_in_the_raw_sweep_table(tmp_path):
+    path = tmp_path / "no_sweep.toml"
+    path.write_text('[data]\ndataset = "iris"\n', encoding="utf-8")
+    cfg = load_config(path, ["sweep.n_trials=7", "sweep.space.lr=[0.1, 3.0]"])
     assert cfg.sweep["n_trials"] == 7
     assert tuple(cfg.sweep["space"]["lr"]) == (0.1, 3.0)
     assert cfg.to_dict()["sweep"] == {"n_trials": 7, "space": {"lr": [0.1, 3.0]}}
