@@ -143,3 +143,21 @@ def test_float64_run(sqlite_store):
     result = train_run(_cfg("train.dtype=float64"), show_progress=False)
     assert result.params[0][0].dtype == np.float64
     assert result.history[-1]["gradcheck/max_rel_err"] <= 1e-10
+
+
+def test_at_most_one_log_batch_per_epoch(sqlite_store, monkeypatch):
+    client = tracking.client()
+    calls = []
+    real = client.log_batch
+
+    def counting(run_id, metrics=(), params=(), tags=(), **kw):
+        if metrics:
+            calls.append(sorted({m.step for m in metrics}))
+        return real(run_id, metrics=metrics, params=params, tags=tags, **kw)
+
+    monkeypatch.setattr(client, "log_batch", counting)
+    epochs = 6
+    result = train_run(_cfg(f"train.epochs={epochs}"), show_progress=False)
+    assert 1 <= len(calls) <= epochs + 1  # + the final test metrics
+    steps = MlflowClient(sqlite_store).get_metric_history(result.run_id, "val_loss")
+    assert sorted(m.step for m in steps) == list(range(1, epochs + 1))
