@@ -675,7 +675,6 @@ def run_suite(suite: Suite, baseline: Mapping[str, Any], *, log=print) -> SuiteR
     from experiments.runner import prepare, terminate_as_interrupt
 
     datasets = {case.name: prepare(case.config, track=True) for case in suite.cases}  # preflight
-    tracking.check_access()
     fault = faults.active_fault()
     backward_fn = faults.backward_fn()
     env = environment()

@@ -154,7 +154,6 @@ def read_recorded(run_id: str) -> Recorded:
     from experiments import tracking
 
     tracking.ensure_reachable()
-    tracking.check_access()
     record = tracking.run_record(run_id)
     with tempfile.TemporaryDirectory() as tmp:
         config_path = tracking.download_artifact(run_id, "config.toml", tmp)

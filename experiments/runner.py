@@ -156,6 +156,13 @@ def prepare(cfg: RunConfig, *, track: bool = True) -> Dataset:
             f"{cfg.source}: train.batch_size = {cfg.train.batch_size} is larger than the training set "
             f"({ds.n_train} rows)"
         )
+    if cfg.model.cost == "softmax_cross_entropy" and not (ds.is_classification and ds.n_outputs >= 2):
+        # softmax over one unit is constantly 1, and on non-one-hot targets the cost goes negative.
+        raise BadInput(
+            f"{cfg.source}: model.cost = softmax_cross_entropy needs one-hot classes (2 or more outputs); "
+            f"dataset {cfg.data.dataset!r} has {ds.n_outputs} output(s)"
+            + ("" if ds.is_classification else " and real-valued targets")
+        )
     try:
         faults.active_fault()
     except ValueError as e:

@@ -134,6 +134,7 @@ def ensure_reachable(timeout_s: float = REACH_TIMEOUT_S) -> str:
     uri = tracking_uri()
     if is_http(uri):
         _probe_http(uri, time.monotonic() + timeout_s)
+        check_access()  # /health answers without credentials; a real read tells 401 apart
         return uri
     db = sqlite_path(uri)
     if db is not None:
@@ -558,7 +559,7 @@ def download_artifact(run_id: str, artifact_path: str, dst_dir: str | Path) -> P
 def check_access() -> None:
     """One authenticated read from a tracking server, before anything is written.
 
-    ``ensure_reachable`` only asks ``/health``, which MLflow's auth app leaves open; without this,
+    Called by ``ensure_reachable``: ``/health`` alone is left open by MLflow's auth app, so without this
     missing credentials would surface as a traceback after the first write was refused.
 
     Raises:

@@ -185,6 +185,11 @@ BAD = {
     "unknown activation": ("ok", ["--set", "model.activation=swish"], "model.activation"),
     "unknown cost": ("ok", ["--set", "model.cost=hinge"], "model.cost"),
     "unknown dataset": ("ok", ["--set", "data.dataset=mnist"], "data.dataset"),
+    "softmax on one real output": (
+        "ok",
+        ["--set", "data.dataset=diabetes", "--set", "model.cost=softmax_cross_entropy"],
+        "model.cost",
+    ),
     "toml syntax": ("[train\nlr = 1\n", [], "TOML syntax error"),
     "missing config": (None, [], "no such config file"),
     "missing data file": ("ok", ["--set", "data.dataset=file", "--set", "data.path=nope.csv"], "data.path"),
