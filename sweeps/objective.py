@@ -63,6 +63,8 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
         params["batch_size"] = trial.suggest_categorical("batch_size", list(space.batch_size))
     if space.activation:
         params["activation"] = trial.suggest_categorical("activation", list(space.activation))
+    if space.init:
+        params["init"] = trial.suggest_categorical("init", list(space.init))
     if space.epochs:
         params["epochs"] = trial.suggest_int("epochs", int(space.epochs.low), int(space.epochs.high))
     return params
@@ -77,7 +79,8 @@ def config_values(params: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {"train.lr": float(params["lr"])}
     n_layers = int(params["n_layers"])
     values["model.hidden"] = [int(params[f"width_{l}"]) for l in range(1, n_layers + 1)]
-    for name, key in (("batch_size", "train.batch_size"), ("activation", "model.activation")):
+    choices = (("batch_size", "train.batch_size"), ("activation", "model.activation"), ("init", "model.init"))
+    for name, key in choices:
         if name in params:
             values[key] = params[name]
     if "epochs" in params:

@@ -20,6 +20,7 @@ other sections (one :class:`~experiments.errors.BadInput` line naming the file a
     width_log = true          # sample widths log-uniformly
     batch_size = [10, 32]     # optional: choices
     activation = ["sigmoid", "tanh"]   # optional: choices
+    init = ["normal", "scaled"]        # optional: choices
     epochs = [10, 30]         # optional: inclusive range
 
 No Optuna here: turning the spec into ``trial.suggest_*`` calls lives in :mod:`sweeps.objective`.
@@ -32,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from backprop_core import ACTIVATIONS
+from backprop_core import ACTIVATIONS, INITS
 from experiments.errors import BadInput
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
@@ -50,7 +51,7 @@ SWEEP_KEYS = (
     "grid_points",
     "space",
 )
-SPACE_KEYS = ("lr", "n_layers", "width", "width_log", "batch_size", "activation", "epochs")
+SPACE_KEYS = ("lr", "n_layers", "width", "width_log", "batch_size", "activation", "init", "epochs")
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class SearchSpace:
       lr: the learning rate α, always log-uniform.
       n_layers: the number of hidden layers.
       width: the width of each hidden layer, chosen per layer.
-      batch_size, activation: choices, or ``None`` to keep the base config's value.
+      batch_size, activation, init: choices, or ``None`` to keep the base config's value.
       epochs: a range, or ``None`` to keep the base config's value.
     """
 
@@ -79,6 +80,7 @@ class SearchSpace:
     width: Range = Range(8, 128, log=True)
     batch_size: tuple[int, ...] | None = None
     activation: tuple[str, ...] | None = None
+    init: tuple[str, ...] | None = None
     epochs: Range | None = None
 
 
@@ -187,12 +189,20 @@ def parse_space(table: Mapping[str, Any], source: str) -> SearchSpace:
         lambda v: isinstance(v, str) and v in ACTIVATIONS,
         f"a non-empty list drawn from {', '.join(ACTIVATIONS)}",
     )
+    init = _choices(
+        table,
+        "init",
+        source,
+        lambda v: isinstance(v, str) and v in INITS,
+        f"a non-empty list drawn from {', '.join(INITS)}",
+    )
     return SearchSpace(
         lr=Range(lr.low, lr.high, log=True) if lr else default.lr,
         n_layers=n_layers or default.n_layers,
         width=Range(width.low, width.high, log=width_log),
         batch_size=batch_size,
         activation=activation,
+        init=init,
         epochs=epochs,
     )
 
@@ -285,6 +295,8 @@ def grid_space(spec: SweepSpec) -> dict[str, list]:
         grid["batch_size"] = list(s.batch_size)
     if s.activation:
         grid["activation"] = list(s.activation)
+    if s.init:
+        grid["init"] = list(s.init)
     if s.epochs:
         grid["epochs"] = grid_values(s.epochs, spec.grid_points, integer=True)
     return grid

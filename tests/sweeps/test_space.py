@@ -68,6 +68,7 @@ def test_a_full_table():
         ({"space": {"width": [0, 8]}}, "sweep.space.width must be a range of positive integers"),
         ({"space": {"n_layers": [1.5, 2]}}, "sweep.space.n_layers"),
         ({"space": {"activation": ["swish"]}}, "sweep.space.activation"),
+        ({"space": {"init": ["xavier"]}}, "sweep.space.init"),
         ({"space": {"batch_size": [0]}}, "sweep.space.batch_size"),
         ({"space": {"depth": [1, 2]}}, "unknown key sweep.space.depth"),
         ({"space": {"width_log": "yes"}}, "sweep.space.width_log"),
@@ -89,13 +90,16 @@ def test_grid_values():
 
 def test_params_to_config_and_back_through_a_real_trial():
     base = RunConfig.from_dict({"data": {"dataset": "xor"}, "train": {"batch_size": 4}}, "x")
-    spec = parse_sweep({"space": {"n_layers": [2, 2], "width": [5, 6], "activation": ["tanh"]}}, "x")
+    spec = parse_sweep(
+        {"space": {"n_layers": [2, 2], "width": [5, 6], "activation": ["tanh"], "init": ["scaled"]}}, "x"
+    )
     study = optuna.create_study()
     trial = study.ask()
     params = suggest(trial, spec.space)
     cfg = trial_config(base, params)
     assert len(cfg.model.hidden) == 2 and all(5 <= w <= 6 for w in cfg.model.hidden)
     assert cfg.model.activation == "tanh" and cfg.train.lr == pytest.approx(params["lr"])
+    assert cfg.model.init == "scaled"
     assert config_values({"lr": 1, "n_layers": 1, "width_1": 7, "width_2": 9}) == {
         "train.lr": 1.0,
         "model.hidden": [7],
