@@ -57,7 +57,11 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
     params["n_layers"] = n_layers
     for l in range(1, n_layers + 1):
         params[f"width_{l}"] = trial.suggest_int(
-            f"width_{l}", int(space.width.low), int(space.width.high), log=space.width.log
+            f"width_{l}",
+            int(space.width.low),
+            int(space.width.high),
+            step=space.width.step,
+            log=space.width.log,
         )
     if space.batch_size:
         params["batch_size"] = trial.suggest_categorical("batch_size", list(space.batch_size))
@@ -193,6 +197,7 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
             run_name=f"trial-{trial.number}",
             on_epoch=on_epoch,
             show_progress=False,
+            artifacts="light",  # every metric, config, weights; `bplab train best_config.toml` for the rest
         )
     except StopRun as e:
         return Outcome(

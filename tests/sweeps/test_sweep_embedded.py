@@ -54,6 +54,9 @@ def test_ten_trials_one_parent_ten_children(tmp_path, env):
             assert [m.step for m in history] == list(range(1, epochs + 1)), metric
         if t.state == TrialState.COMPLETE:
             assert t.value == pytest.approx(client.get_metric_history(run.info.run_id, "val_loss")[-1].value)
+            # a trial's light artifacts: enough to re-run it and to trust its gradients
+            names = {a.path for a in client.list_artifacts(run.info.run_id)}
+            assert {"config.toml", "params.npz", "gradcheck.json"} <= names
 
     # the parent's results
     assert parent.data.tags["best.trial"] == str(study.best_trial.number)
