@@ -18,6 +18,7 @@ other sections (one :class:`~experiments.errors.BadInput` line naming the file a
     n_layers = [1, 2]         # number of hidden layers (inclusive range)
     width = [16, 128]         # width of each hidden layer (inclusive range)
     width_log = true          # sample widths log-uniformly
+    width_step = 32           # or: widths on a lattice (low, low + step, …), so architectures repeat
     batch_size = [10, 32]     # optional: choices
     activation = ["sigmoid", "tanh"]   # optional: choices
     init = ["normal", "scaled"]        # optional: choices
@@ -51,16 +52,27 @@ SWEEP_KEYS = (
     "grid_points",
     "space",
 )
-SPACE_KEYS = ("lr", "n_layers", "width", "width_log", "batch_size", "activation", "init", "epochs")
+SPACE_KEYS = (
+    "lr",
+    "n_layers",
+    "width",
+    "width_log",
+    "width_step",
+    "batch_size",
+    "activation",
+    "init",
+    "epochs",
+)
 
 
 @dataclass(frozen=True)
 class Range:
-    """An inclusive range of numbers; ``log`` samples it log-uniformly."""
+    """An inclusive range of numbers; ``log`` samples it log-uniformly, ``step`` on a lattice."""
 
     low: float
     high: float
     log: bool = False
+    step: int = 1
 
 
 @dataclass(frozen=True)
@@ -178,6 +190,17 @@ def parse_space(table: Mapping[str, Any], source: str) -> SearchSpace:
     if not isinstance(width_log, bool):
         raise _fail(source, "sweep.space.width_log", "true or false", width_log)
     width = width or default.width
+    width_step = table.get("width_step", 1)
+    if not _is_int(width_step) or width_step < 1:
+        raise _fail(source, "sweep.space.width_step", "an integer ≥ 1", width_step)
+    if width_step > 1 and width_log:
+        # Optuna samples a stepped integer uniformly only; a silent fallback would surprise.
+        raise BadInput(f"{source}: sweep.space.width_step > 1 cannot be combined with width_log = true")
+    if (width.high - width.low) % width_step:
+        raise BadInput(
+            f"{source}: sweep.space.width_step = {width_step} must divide width's span "
+            f"{int(width.high)} − {int(width.low)}"
+        )
     epochs = _pair(table, "epochs", source, integer=True, positive=True)
     batch_size = _choices(
         table, "batch_size", source, lambda v: _is_int(v) and v >= 1, "a non-empty list of integers ≥ 1"
@@ -199,7 +222,7 @@ def parse_space(table: Mapping[str, Any], source: str) -> SearchSpace:
     return SearchSpace(
         lr=Range(lr.low, lr.high, log=True) if lr else default.lr,
         n_layers=n_layers or default.n_layers,
-        width=Range(width.low, width.high, log=width_log),
+        width=Range(width.low, width.high, log=width_log, step=width_step),
         batch_size=batch_size,
         activation=activation,
         init=init,
@@ -289,8 +312,12 @@ def grid_space(spec: SweepSpec) -> dict[str, list]:
     s = spec.space
     grid: dict[str, list] = {"lr": grid_values(s.lr, spec.grid_points, integer=False)}
     grid["n_layers"] = grid_values(s.n_layers, spec.grid_points, integer=True)
+    widths = grid_values(s.width, spec.grid_points, integer=True)
+    widths = sorted(
+        {int(s.width.low) + s.width.step * round((w - s.width.low) / s.width.step) for w in widths}
+    )
     for l in range(1, int(s.n_layers.high) + 1):
-        grid[f"width_{l}"] = grid_values(s.width, spec.grid_points, integer=True)
+        grid[f"width_{l}"] = widths
     if s.batch_size:
         grid["batch_size"] = list(s.batch_size)
     if s.activation:

@@ -72,6 +72,9 @@ def test_a_full_table():
         ({"space": {"batch_size": [0]}}, "sweep.space.batch_size"),
         ({"space": {"depth": [1, 2]}}, "unknown key sweep.space.depth"),
         ({"space": {"width_log": "yes"}}, "sweep.space.width_log"),
+        ({"space": {"width_step": 0}}, "sweep.space.width_step"),
+        ({"space": {"width": [32, 256], "width_step": 32, "width_log": True}}, "width_step > 1 cannot"),
+        ({"space": {"width": [32, 250], "width_step": 32}}, "must divide"),
     ],
 )
 def test_bad_tables_are_one_line_naming_file_and_key(table, needle):
@@ -79,6 +82,18 @@ def test_bad_tables_are_one_line_naming_file_and_key(table, needle):
         parse_sweep(table, "cfg.toml")
     msg = str(e.value)
     assert msg.startswith("cfg.toml: ") and needle in msg and "\n" not in msg
+
+
+def test_stepped_widths_land_on_the_lattice():
+    spec = parse_sweep({"space": {"width": [32, 256], "width_step": 32, "n_layers": [2, 2]}}, "x")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    widths = set()
+    for _ in range(20):
+        params = suggest(study.ask(), spec.space)
+        widths |= {params["width_1"], params["width_2"]}
+    assert widths <= set(range(32, 257, 32)) and len(widths) > 1
+    grid = grid_space(parse_sweep({"sampler": "grid", "space": {"width": [32, 256], "width_step": 32}}, "x"))
+    assert set(grid["width_1"]) <= set(range(32, 257, 32))
 
 
 def test_grid_values():
