@@ -11,8 +11,8 @@ from experiments.config import RunConfig
 from experiments.errors import BadInput
 from sweeps.display import fmt_params, progress
 from sweeps.objective import config_values, suggest, trial_config
-from sweeps.space import Range, grid_space, grid_values, parse_sweep
-from sweeps.study import accounted, is_done, originals, resolve_storage
+from sweeps.space import SAMPLERS, Range, grid_space, grid_values, parse_sweep
+from sweeps.study import accounted, is_done, make_sampler, originals, resolve_storage
 
 
 def test_defaults_when_the_table_is_empty():
@@ -94,6 +94,21 @@ def test_stepped_widths_land_on_the_lattice():
     assert widths <= set(range(32, 257, 32)) and len(widths) > 1
     grid = grid_space(parse_sweep({"sampler": "grid", "space": {"width": [32, 256], "width_step": 32}}, "x"))
     assert set(grid["width_1"]) <= set(range(32, 257, 32))
+
+
+@pytest.mark.parametrize("sampler", SAMPLERS)
+def test_every_sampler_proposes_points_inside_the_space(sampler):
+    spec = parse_sweep(
+        {"sampler": sampler, "seed": 0, "space": {"lr": [0.1, 5.0], "n_layers": [1, 2], "width": [4, 16]}},
+        "x",
+    )
+    study = optuna.create_study(sampler=make_sampler(spec))
+    for i in range(12):  # past CMA-ES's and TPE's start-up trials
+        trial = study.ask()
+        params = suggest(trial, spec.space)
+        assert 0.1 <= params["lr"] <= 5.0 and 1 <= params["n_layers"] <= 2
+        assert all(4 <= params[f"width_{l}"] <= 16 for l in range(1, params["n_layers"] + 1))
+        study.tell(trial, float(i % 5))
 
 
 def test_grid_values():
