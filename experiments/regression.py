@@ -434,23 +434,6 @@ def report_html(title: str, facts: Mapping[str, str], checks: Sequence[Check]) -
 # --- measuring ------------------------------------------------------------------------------------
 
 
-def environment() -> dict[str, Any]:
-    """Where the numbers come from: jax version, backend, device kind, the git commit."""
-    import jax
-
-    from experiments.runner import git_commit
-
-    env = {
-        "jax_version": jax.__version__,
-        "backend": jax.default_backend(),
-        "device_kind": jax.devices()[0].device_kind,
-    }
-    commit = git_commit()
-    if commit:
-        env["git_commit"] = commit
-    return env
-
-
 def _finite_max(values) -> float:
     """The largest value; ``inf`` when any is NaN (a NaN error is the worst error, not a missing one)."""
     values = [float(v) for v in values]
@@ -672,7 +655,7 @@ def run_suite(suite: Suite, baseline: Mapping[str, Any], *, log=print) -> SuiteR
       KeyboardInterrupt: SIGINT/SIGTERM; the parent run ends KILLED.
     """
     from experiments import faults, tracking
-    from experiments.runner import prepare, terminate_as_interrupt
+    from experiments.runner import environment, prepare, terminate_as_interrupt
 
     datasets = {case.name: prepare(case.config, track=True) for case in suite.cases}  # preflight
     fault = faults.active_fault()
@@ -781,6 +764,7 @@ def regress_command(suite: str | Path | None = None, *, update_baseline: bool = 
       CheckFailed: a regression (exit 1); with ``--update-baseline``, an absolute rule that broke.
     """
     from experiments import tracking
+    from experiments.runner import environment
 
     s = load_suite(resolve_suite_path(suite))
     baseline = load_baseline(s.baseline_path)

@@ -219,16 +219,6 @@ def compare(recorded: Recorded, replayed: Replayed, rtol: float) -> list[Compari
     return out
 
 
-def _current_environment() -> dict[str, str]:
-    import jax
-
-    return {
-        "backend": jax.default_backend(),
-        "device_kind": jax.devices()[0].device_kind,
-        "jax_version": jax.__version__,
-    }
-
-
 def _print(run_id: str, comparisons: Sequence[Comparison], mode: str, failure: str) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -260,11 +250,12 @@ def replay_command(run_id: str, *, rtol: float | None = None) -> list[Comparison
       CheckFailed: something differs (exit 1).
     """
     from experiments import faults
+    from experiments.runner import environment
 
     if rtol is not None and not (rtol >= 0):
         raise BadInput(f"--rtol {rtol}: must be ≥ 0")
     recorded = read_recorded(run_id)
-    current = _current_environment()
+    current = environment()
     tol = tolerance_for(recorded.environment, current, rtol)
     if rtol is not None:
         mode = f"rtol {tol:g}, as asked"

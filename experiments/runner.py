@@ -218,10 +218,9 @@ def gradcheck_metrics(result: gradcheck.CheckResult) -> dict[str, float]:
     return out
 
 
-def environment_params(params) -> dict[str, Any]:
-    """``n_params``, jax version, backend, device kind and the source's git commit (when there is one)."""
+def environment() -> dict[str, Any]:
+    """Where numbers come from: jax version, backend, device kind, the git commit (when there is one)."""
     info = {
-        "n_params": count_params(params),
         "jax_version": jax.__version__,
         "backend": jax.default_backend(),
         "device_kind": jax.devices()[0].device_kind,
@@ -230,6 +229,11 @@ def environment_params(params) -> dict[str, Any]:
     if commit:
         info["git_commit"] = commit
     return info
+
+
+def environment_params(params) -> dict[str, Any]:
+    """``n_params`` and the :func:`environment`, logged as a run's params."""
+    return {"n_params": count_params(params), **environment()}
 
 
 @functools.cache
