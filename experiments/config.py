@@ -367,6 +367,23 @@ def parse_override(text: str, source: str) -> tuple[str, Any]:
     return key, value
 
 
+def read_toml(path: str | Path, *, kind: str = "config") -> dict[str, Any]:
+    """A TOML file as a dict.
+
+    Raises:
+      BadInput: the file is missing, unreadable or not TOML; one line naming the file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise BadInput(f"{path}: no such {kind} file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise BadInput(f"{path}: TOML syntax error: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: cannot read: {e}") from None
+
+
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     """Reads, overrides and validates a TOML config.
 
@@ -382,15 +399,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
         an impossible value; the one-line message names the file and the key.
     """
     source = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise BadInput(f"{source}: no such config file")
-    try:
-        d = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise BadInput(f"{source}: TOML syntax error: {e}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(f"{source}: cannot read: {e}") from None
+    d = read_toml(path)
     for text in overrides:
         key, value = parse_override(text, source)
         _set_dotted(d, key, value, source)

@@ -45,13 +45,12 @@ import math
 import statistics
 import sys
 import time
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments.config import RunConfig, load_config
+from experiments.config import RunConfig, load_config, read_toml
 from experiments.errors import BadInput, CheckFailed
 
 CONFIGS_DIR = Path(__file__).resolve().parent / "configs"
@@ -188,12 +187,7 @@ def load_suite(path: str | Path) -> Suite:
         a bad case config; one line naming the file and the key.
     """
     path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"{path}: no such suite file")
-    try:
-        d = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise BadInput(f"{path}: TOML syntax error: {e}") from None
+    d = read_toml(path, kind="suite")
     unknown = sorted(set(d) - {"suite", "case"})
     if unknown:
         raise BadInput(f"{path}: unknown section [{unknown[0]}]; expected [suite] and [[case]]")
