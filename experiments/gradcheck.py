@@ -295,7 +295,8 @@ def run_gradcheck(
     from experiments import faults
     from experiments.config import load_config
     from experiments.errors import BadInput, CheckFailed
-    from experiments.runner import prepare, terminate_as_interrupt
+    from experiments.runner import prepare
+    from experiments.signals import terminate_as_interrupt
 
     if epochs < 0:
         raise BadInput(f"--epochs {epochs}: must be ≥ 0")

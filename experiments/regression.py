@@ -558,7 +558,8 @@ def _case_tags(case: Case) -> dict[str, str]:
 
 def _run_train_case(case: Case, parent_run_id: str) -> tuple[dict[str, float], str | None, str]:
     """Trains the case as a child run; returns ``(numbers, run id, failure or "")``."""
-    from experiments.runner import RunFailed, train_run
+    from experiments.errors import RunFailed
+    from experiments.runner import train_run
 
     try:
         result = train_run(
@@ -649,7 +650,9 @@ def run_suite(suite: Suite, baseline: Mapping[str, Any], *, log=print) -> SuiteR
       KeyboardInterrupt: SIGINT/SIGTERM; the parent run ends KILLED.
     """
     from experiments import faults, tracking
-    from experiments.runner import environment, prepare, terminate_as_interrupt
+    from experiments.environment import environment
+    from experiments.runner import prepare
+    from experiments.signals import terminate_as_interrupt
 
     datasets = {case.name: prepare(case.config, track=True) for case in suite.cases}  # preflight
     fault = faults.active_fault()
@@ -758,7 +761,7 @@ def regress_command(suite: str | Path | None = None, *, update_baseline: bool = 
       CheckFailed: a regression (exit 1); with ``--update-baseline``, an absolute rule that broke.
     """
     from experiments import tracking
-    from experiments.runner import environment
+    from experiments.environment import environment
 
     s = load_suite(resolve_suite_path(suite))
     baseline = load_baseline(s.baseline_path)

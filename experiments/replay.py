@@ -185,7 +185,8 @@ class Replayed:
 
 def replay_training(cfg: RunConfig) -> Replayed:
     """Trains ``cfg`` again, untracked, keeping every epoch's metrics (also of a run that fails)."""
-    from experiments.runner import RunFailed, train_run
+    from experiments.errors import RunFailed
+    from experiments.runner import train_run
 
     history: dict[int, dict[str, float]] = {}
 
@@ -250,7 +251,7 @@ def replay_command(run_id: str, *, rtol: float | None = None) -> list[Comparison
       CheckFailed: something differs (exit 1).
     """
     from experiments import faults
-    from experiments.runner import environment
+    from experiments.environment import environment
 
     if rtol is not None and not (rtol >= 0):
         raise BadInput(f"--rtol {rtol}: must be ≥ 0")

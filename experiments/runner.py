@@ -16,16 +16,12 @@ SIGINT/SIGTERM, or with the status an ``on_epoch`` callback asks for through :cl
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +30,6 @@ import jax
 import jax.numpy as jnp
 
 from backprop_core import (
-    count_params,
     forward,
     init_params,
     per_sample_costs,
@@ -45,52 +40,11 @@ from backprop_core import (
 from experiments import faults, gradcheck
 from experiments.config import RunConfig
 from experiments.data import Dataset, load_dataset
-from experiments.errors import BadInput, CheckFailed
+from experiments.environment import environment_params
+from experiments.errors import BadInput, Diverged, GradientMismatch, RunFailed, StopRun
+from experiments.signals import terminate_as_interrupt
 
 OnEpoch = Callable[[int, dict[str, float]], None]
-
-
-class StopRun(Exception):
-    """Raised by an ``on_epoch`` callback to stop the run early (e.g. an Optuna prune).
-
-    The runner ends the MLflow run with ``status``, sets ``tags`` plus ``bplab.stop_reason``, and
-    re-raises this exception to the caller of :func:`train_run`.
-    """
-
-    def __init__(self, status: str = "KILLED", tags: Mapping[str, Any] | None = None, reason: str = ""):
-        super().__init__(reason or f"run stopped ({status})")
-        self.status = status
-        self.tags = dict(tags or {})
-        self.reason = reason
-
-
-class RunFailed(CheckFailed):
-    """A run ended FAILED for a reason of its own (exit 1 from the CLI).
-
-    Attributes:
-      run_id: the MLflow run (``None`` when untracked).
-      kind: the ``bplab.failure`` tag value.
-      message: the ``bplab.failure_reason`` tag value.
-    """
-
-    kind = "failed"
-
-    def __init__(self, message: str, run_id: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.run_id = run_id
-
-
-class Diverged(RunFailed):
-    """The training loss became NaN or infinite."""
-
-    kind = "diverged"
-
-
-class GradientMismatch(RunFailed):
-    """The periodic manual-vs-autodiff check exceeded the tolerance."""
-
-    kind = "gradient_mismatch"
 
 
 @dataclass
@@ -111,30 +65,6 @@ class RunResult:
     final: dict[str, float] = field(default_factory=dict)
     params: tuple = ()
     gradcheck: gradcheck.CheckResult | None = None
-
-
-# --- signals ---------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises ``KeyboardInterrupt`` in the main thread, like Ctrl-C.
-
-    So one ``except KeyboardInterrupt`` handles both and a run killed by a process manager ends
-    KILLED instead of vanishing as RUNNING. Does nothing outside the main thread.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # --- preflight -------------------------------------------------------------------------------------
@@ -216,41 +146,6 @@ def gradcheck_metrics(result: gradcheck.CheckResult) -> dict[str, float]:
         if name.startswith("W"):
             out[f"gradcheck/rel_err/{name}"] = err
     return out
-
-
-def environment() -> dict[str, Any]:
-    """Where numbers come from: jax version, backend, device kind, the git commit (when there is one)."""
-    info = {
-        "jax_version": jax.__version__,
-        "backend": jax.default_backend(),
-        "device_kind": jax.devices()[0].device_kind,
-    }
-    commit = git_commit()
-    if commit:
-        info["git_commit"] = commit
-    return info
-
-
-def environment_params(params) -> dict[str, Any]:
-    """``n_params`` and the :func:`environment`, logged as a run's params."""
-    return {"n_params": count_params(params), **environment()}
-
-
-@functools.cache
-def git_commit() -> str | None:
-    """The commit of the checkout this package runs from, or ``None`` outside a git checkout."""
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
 # --- progress --------------------------------------------------------------------------------------

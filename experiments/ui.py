@@ -19,7 +19,7 @@ import urllib.request
 
 from experiments import tracking
 from experiments.errors import BadInput
-from experiments.runner import terminate_as_interrupt
+from experiments.signals import terminate_as_interrupt
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0

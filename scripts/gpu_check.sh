@@ -93,7 +93,7 @@ quick=()
 [ "${GPU_CHECK_QUICK:-0}" = 1 ] && quick=(--quick)
 log "bench ${quick[*]:-} --json"
 if "$PY" -c "import typer" 2>/dev/null; then
-    bench=("$PY" -m sweeps.cli bench --json "${quick[@]}")
+    bench=("$PY" -m bplab bench --json "${quick[@]}")
 else  # the CLI needs typer; the library function is the same measurement without it
     flag=$([ ${#quick[@]} -gt 0 ] && echo True || echo False)
     bench=("$PY" -c "from experiments.bench import run_bench; run_bench(json_out=True, quick=$flag)")

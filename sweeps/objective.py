@@ -167,7 +167,8 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
     under :func:`experiments.runner.terminate_as_interrupt`) propagates: the caller fails the trial,
     re-queues its params and stops.
     """
-    from experiments.runner import RunFailed, StopRun, train_run
+    from experiments.errors import RunFailed, StopRun
+    from experiments.runner import train_run
 
     metric = ctx.spec.metric
     for key, value in process_identity().items():

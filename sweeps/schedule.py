@@ -61,7 +61,7 @@ def build_trigger(cron: CronTrigger, once_at: dt.datetime | None):
 
 def regress_argv(suite: str | None) -> list[str]:
     """The child process: this interpreter running ``bplab regress [SUITE]``."""
-    argv = [sys.executable, "-m", "sweeps.cli", "regress"]
+    argv = [sys.executable, "-m", "bplab", "regress"]
     return [*argv, suite] if suite else argv
 
 

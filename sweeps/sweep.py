@@ -200,7 +200,7 @@ def run_sweep(
     enable_compilation_cache()
     start = time.monotonic()
     deadline = start + spec.timeout if spec.timeout else None
-    from experiments.runner import terminate_as_interrupt
+    from experiments.signals import terminate_as_interrupt
 
     try:
         with Display(
@@ -251,7 +251,7 @@ def run_worker(
     print(f"worker {os.getpid()} joined study {study!r} on {url.redacted()}", file=out, flush=True)
     enable_compilation_cache()
     start = time.monotonic()
-    from experiments.runner import terminate_as_interrupt
+    from experiments.signals import terminate_as_interrupt
 
     try:
         with (

@@ -160,7 +160,7 @@ def worker_process(
     """
     import sys
 
-    from experiments.runner import terminate_as_interrupt
+    from experiments.signals import terminate_as_interrupt
     from sweeps.cache import enable_compilation_cache
     from sweeps.study import load
 

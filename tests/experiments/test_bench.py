@@ -71,7 +71,7 @@ def test_numpy_sgd_epoch_handles_a_partial_last_batch():
 
 def test_bench_quick_json_through_the_cli(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "sweeps.cli", "bench", "--quick", "--json"],
+        [sys.executable, "-m", "bplab", "bench", "--quick", "--json"],
         cwd=tmp_path,  # the bench writes nothing; a stray file would land here, not in the repo
         capture_output=True,
         text=True,

@@ -10,8 +10,8 @@ from mlflow.tracking import MlflowClient
 
 from experiments import faults, tracking
 from experiments.config import load_config
-from experiments.errors import BadInput
-from experiments.runner import Diverged, GradientMismatch, RunFailed, StopRun, train_run
+from experiments.errors import BadInput, Diverged, GradientMismatch, RunFailed, StopRun
+from experiments.runner import train_run
 
 from .conftest import CONFIGS
 

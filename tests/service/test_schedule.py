@@ -43,7 +43,7 @@ def test_scheduler_job_options_are_one_at_a_time_coalesced_with_grace():
 
 
 def test_regress_argv_runs_this_interpreter():
-    assert schedule.regress_argv("s.toml") == [sys.executable, "-m", "sweeps.cli", "regress", "s.toml"]
+    assert schedule.regress_argv("s.toml") == [sys.executable, "-m", "bplab", "regress", "s.toml"]
     assert schedule.regress_argv(None)[-1] == "regress"
 
 

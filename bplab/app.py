@@ -1,6 +1,9 @@
-"""The `bplab` command line. Each command parses its arguments and calls one library function.
+"""The ``bplab`` app: one typer command per verb, each handing its parsed arguments to ``bplab.<verb>``.
 
 Exit codes: 0 success, 1 a check failed, 2 bad usage or input (one line on stderr, no traceback).
+
+Each verb imports its module inside the command: the verbs pull in JAX, MLflow and Optuna, and
+importing them all up front would cost every ``bplab --help`` seconds of start-up.
 """
 
 from __future__ import annotations
@@ -27,15 +30,15 @@ SetOpt = Annotated[
 ]
 
 
-# --- train, gradcheck, ui (issue 3) --------------------------------------------------------------
+# --- train, gradcheck, ui ---------------------------------------------------------------------
 
 
 @app.command()
 def train(config: ConfigArg, set_: SetOpt = None) -> None:
     """Train one config and record the run in MLflow (params, per-epoch metrics, artifacts, model)."""
-    from experiments.runner import train_command
+    from bplab import train as verb
 
-    train_command(config, set_ or ())
+    verb.command(config, set_ or ())
 
 
 @app.command()
@@ -46,20 +49,20 @@ def gradcheck(
     epochs: Annotated[int, typer.Option(help="Epochs trained between the two checks.")] = 3,
 ) -> None:
     """Compare manual vs jax.grad vs finite differences and name the backprop equation that disagrees."""
-    from experiments.gradcheck import run_gradcheck
+    from bplab import gradcheck as verb
 
-    run_gradcheck(config, set_ or (), x64=x64, epochs=epochs)
+    verb.command(config, set_ or (), x64=x64, epochs=epochs)
 
 
 @app.command()
 def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000) -> None:
     """Serve the MLflow UI for the store in use on 127.0.0.1 and print its URL."""
-    from experiments.ui import serve
+    from bplab import ui as verb
 
-    serve(port)
+    verb.command(port)
 
 
-# --- sweep, worker (issue 4) ---------------------------------------------------------------------
+# --- sweep, worker -------------------------------------------------------------------------------
 
 StudyOpt = Annotated[str | None, typer.Option("--study", help="Study name (default: the experiment name).")]
 StorageOpt = Annotated[
@@ -94,9 +97,9 @@ def sweep(
     set_: SetOpt = None,
 ) -> None:
     """Search learning rate and layer sizes with Optuna; every trial a nested MLflow run."""
-    from sweeps.sweep import run_sweep
+    from bplab import sweep as verb
 
-    rc = run_sweep(
+    rc = verb.sweep_command(
         config,
         set_,
         n_trials=n_trials,
@@ -120,14 +123,14 @@ def worker(
     heartbeat: HeartbeatOpt = 10,
 ) -> None:
     """Join an existing sweep: its config, budget and parent run come from the study."""
-    from sweeps.sweep import run_worker
+    from bplab import sweep as verb
 
-    rc = run_worker(study, storage=storage, n_trials=n_trials, heartbeat=heartbeat)
+    rc = verb.worker_command(study, storage=storage, n_trials=n_trials, heartbeat=heartbeat)
     if rc:
         raise typer.Exit(rc)
 
 
-# --- regress, schedule, replay (issue 5) ---------------------------------------------------------
+# --- regress, schedule, replay -------------------------------------------------------------------
 
 SuiteArg = Annotated[
     str | None,
@@ -143,9 +146,9 @@ def regress(
     ] = False,
 ) -> None:
     """Run the regression suite against its baselines; exit 1 when anything got worse."""
-    from experiments.regression import regress_command
+    from bplab import regress as verb
 
-    regress_command(suite, update_baseline=update_baseline)
+    verb.command(suite, update_baseline=update_baseline)
 
 
 @app.command()
@@ -164,9 +167,9 @@ def schedule(
     ] = None,
 ) -> None:
     """Run the regression suite on a cron schedule until SIGTERM (APScheduler)."""
-    from sweeps.schedule import run_schedule
+    from bplab import schedule as verb
 
-    run_schedule(cron, suite=suite, once_after=once_after)
+    verb.command(cron, suite=suite, once_after=once_after)
 
 
 @app.command()
@@ -181,12 +184,12 @@ def replay(
     ] = None,
 ) -> None:
     """Re-run a logged run from its config and seeds; exit 1 unless losses and gradients match."""
-    from experiments.replay import replay_command
+    from bplab import replay as verb
 
-    replay_command(run_id, rtol=rtol)
+    verb.command(run_id, rtol=rtol)
 
 
-# --- bench (issue 2) -----------------------------------------------------------------------------
+# --- bench ---------------------------------------------------------------------------------------
 
 
 @app.command()
@@ -195,9 +198,9 @@ def bench(
     quick: Annotated[bool, typer.Option(help="Fewer repeats and a smaller epoch (a smoke run).")] = False,
 ) -> None:
     """Benchmark the core: manual vs jax.grad per step, fused epoch vs Python loop, numpy reference."""
-    from experiments.bench import run_bench
+    from bplab import bench as verb
 
-    run_bench(json_out=json_out, quick=quick)
+    verb.command(json_out=json_out, quick=quick)
 
 
 @app.callback()

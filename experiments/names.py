@@ -1,0 +1,42 @@
+"""The names users and dashboards see: MLflow tags and Optuna trial/study attributes.
+
+One place for each string, so a tag is never spelled two ways. MLflow tags are ``TAG_*``; Optuna
+user attributes (on studies and trials) are ``ATTR_*``. Both live here, in the lowest layer that
+writes them, so ``experiments`` and ``sweeps`` import them downward.
+"""
+
+# --- MLflow run tags -------------------------------------------------------------------------------
+TAG_KIND = "bplab.kind"  # run | trial | sweep | regression | gradcheck
+TAG_GRAD = "bplab.grad"  # manual | autodiff
+TAG_FAILURE = "bplab.failure"  # a stable category: diverged, gradient_mismatch, exception, …
+TAG_FAILURE_REASON = "bplab.failure_reason"  # one line saying why
+TAG_STOP_REASON = "bplab.stop_reason"
+TAG_GRADCHECK_EQUATION = "bplab.gradcheck.equation"
+TAG_GRADCHECK_TENSOR = "bplab.gradcheck.tensor"
+TAG_PRUNED_AT = "bplab.pruned_at"
+TAG_STUDY = "optuna.study"
+TAG_TRIAL = "optuna.trial"
+TAG_TRIAL_STATE = "optuna.state"
+TAG_RETRY_OF = "optuna.retry_of"
+TAG_SWEEP_STOPPED = "sweep.stopped"
+
+# --- Optuna user attributes ------------------------------------------------------------------------
+ATTR_HOST = "bplab.host"
+ATTR_PID = "bplab.pid"
+ATTR_PID_START = "bplab.pid_start"
+ATTR_RUN_ID = "bplab.run_id"
+ATTR_FAILURE = TAG_FAILURE  # a failed trial carries the same category as its run
+ATTR_REASON = "bplab.reason"
+ATTR_TEST_ACCURACY = "bplab.test_accuracy"
+ATTR_CONFIG = "bplab.config"
+ATTR_SOURCE = "bplab.source"
+ATTR_BUDGET = "bplab.n_trials"
+ATTR_TRACKING = "bplab.tracking_uri"
+ATTR_PARENT = "bplab.parent_run_id"
+ATTR_FINALIZED = "bplab.finalized_trials"
+
+# --- failure categories (values of TAG_FAILURE) ----------------------------------------------------
+DIVERGED = "diverged"
+GRADIENT_MISMATCH = "gradient_mismatch"
+EXCEPTION = "exception"
+REGRESSION = "regression"
