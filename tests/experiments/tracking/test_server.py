@@ -1,22 +1,19 @@
-"""Real services: an `mlflow server` on a fresh PostgreSQL database, and the MLflow UI in a browser."""
+"""Real services: an ``mlflow server`` on a fresh PostgreSQL database, and the MLflow UI in a browser."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from experiments.ui import stop_process_group, ui_env, wait_until_up
-
-from .conftest import BPLAB, CONFIGS, clean_env, free_port, run_bplab
+from experiments.tracking.ui import stop_process_group, ui_env, wait_until_up
+from tests.support.processes import BPLAB, CONFIGS, clean_env, free_port, run_bplab
 
 pytestmark = pytest.mark.integration
 
-PG = {"host": "127.0.0.1", "port": 5432}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -26,35 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _pg_connect(dbname: str = "postgres"):
-    psycopg2 = pytest.importorskip("psycopg2")
-    last = None
-    for user in ("postgres", "root"):
-        try:
-            conn = psycopg2.connect(dbname=dbname, user=user, connect_timeout=5, **PG)
-            conn.autocommit = True
-            return conn, user
-        except psycopg2.OperationalError as e:
-            last = e
-    pytest.skip(f"no PostgreSQL on {PG['host']}:{PG['port']}: {last}")
-
-
-@pytest.fixture
-def fresh_postgres_uri():
-    """A new, uniquely named database; dropped afterwards (with its connections)."""
-    conn, user = _pg_connect()
-    name = f"bplab_t_mlflow_{uuid.uuid4().hex[:10]}"
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        # psycopg2 named explicitly: SQLAlchemy 2.1 would pick psycopg 3 for a bare postgresql://
-        yield f"postgresql+psycopg2://{user}@{PG['host']}:{PG['port']}/{name}", name
-    finally:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
 
 
 def _start_mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
@@ -77,8 +45,9 @@ def _start_mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> tuple[
 
 
 @pytest.fixture
-def mlflow_server_on_postgres(fresh_postgres_uri, tmp_path):
-    backend, dbname = fresh_postgres_uri
+def mlflow_server_on_postgres(pg_server, databases, tmp_path):
+    dbname = databases.create("mlflow")
+    backend = pg_server.url(dbname)  # psycopg2 named: SQLAlchemy 2.1 would pick psycopg 3 for a bare URL
     proc, url = _start_mlflow_server(backend, tmp_path / "server-artifacts", tmp_path / "server.log")
     try:
         yield url, dbname
@@ -86,7 +55,7 @@ def mlflow_server_on_postgres(fresh_postgres_uri, tmp_path):
         stop_process_group(proc)
 
 
-def test_bplab_train_over_http_into_postgres(mlflow_server_on_postgres, tmp_path):
+def test_bplab_train_over_http_into_postgres(mlflow_server_on_postgres, pg_server, tmp_path):
     url, dbname = mlflow_server_on_postgres
     work = tmp_path / "client"
     work.mkdir()
@@ -105,27 +74,33 @@ def test_bplab_train_over_http_into_postgres(mlflow_server_on_postgres, tmp_path
     assert "params.npz" in {a.path for a in client.list_artifacts(run.info.run_id)}
     assert not (work / "mlflow.db").exists() and not (work / "mlartifacts").exists()  # all went to the server
 
-    conn, _ = _pg_connect(dbname)  # and the server really keeps it in PostgreSQL
-    with conn.cursor() as cur:
-        cur.execute("SELECT status FROM runs WHERE run_uuid = %s", (run.info.run_id,))
-        assert cur.fetchone() == ("FINISHED",)
-        cur.execute(
-            "SELECT count(*) FROM metrics WHERE run_uuid = %s AND key = 'val_loss'", (run.info.run_id,)
-        )
-        assert cur.fetchone() == (4,)
-    conn.close()
+    conn = pg_server.connect(dbname)  # and the server really keeps it in PostgreSQL
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT status FROM runs WHERE run_uuid = %s", (run.info.run_id,))
+            assert cur.fetchone() == ("FINISHED",)
+            cur.execute(
+                "SELECT count(*) FROM metrics WHERE run_uuid = %s AND key = 'val_loss'", (run.info.run_id,)
+            )
+            assert cur.fetchone() == (4,)
+    finally:
+        conn.close()
 
 
 @pytest.fixture
 def ui_over_a_finished_run(tmp_path):
     """`bplab train` (default sqlite store in tmp_path), then `bplab ui` serving that store."""
+    # Skipped before the training and the server, which it would otherwise waste.
+    pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
     proc = run_bplab(["train", CONFIGS / "xor.toml", "--set", "train.epochs=3"], tmp_path)
     assert proc.returncode == 0, proc.stderr
     run = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_runs(["1"])[0]
     port = free_port()
     with (tmp_path / "ui.log").open("w") as log:
         ui = subprocess.Popen(
-            [str(BPLAB), "ui", "--port", str(port)],
+            [BPLAB, "ui", "--port", str(port)],
             cwd=tmp_path,
             env=clean_env(),
             stdout=subprocess.PIPE,
@@ -143,8 +118,6 @@ def ui_over_a_finished_run(tmp_path):
 
 def test_browser_finds_the_run_and_a_metric(ui_over_a_finished_run):
     sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
     url, run = ui_over_a_finished_run
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

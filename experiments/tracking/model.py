@@ -1,12 +1,11 @@
 """The trained net as an MLflow pyfunc model, "from code": nothing is pickled.
 
-MLflow copies this file into the logged model and runs it when the model is loaded; the model then
+MLflow copies this file into each logged model and runs it when the model is loaded, with only
+``backprop_core`` beside it (``code_paths``), so it imports nothing else of the project. The model
 reads its weights and input scaling from the ``weights`` artifact (an ``.npz`` opened with
 ``allow_pickle=False``) and its activation and cost from the ``config`` artifact (TOML).
 ``predict(X)`` takes raw inputs (rows × features, unscaled), applies the training split's scaling
 and returns the network's outputs ``a^L`` (rows × outputs).
-
-Owned by :mod:`experiments.tracking` (the only other module that imports mlflow).
 """
 
 from __future__ import annotations
@@ -43,9 +42,10 @@ def load_weights(path: str | Path) -> tuple[tuple, np.ndarray, np.ndarray]:
 
 
 def _outputs(params, x_shift, x_scale, X, activation: str, cost: str) -> np.ndarray:
+    # lazy: JAX adds ~0.4 s to every `import experiments.tracking` (e.g. `bplab ui`), which never predicts
     import jax.numpy as jnp
 
-    from backprop_core import precision, predict
+    from backprop_core import precision, predict  # lazy: as above
 
     X = np.asarray(X, dtype=np.float64)
     xs = (X - x_shift) / x_scale
