@@ -1,7 +1,32 @@
-"""``bplab train``: train one config, print where the run is and how it ended."""
+"""``bplab train``: train one config with a progress display, then say where the run is and how it ended."""
 
-from experiments.runner import train_command
+from __future__ import annotations
+
+import sys
+
+from bplab.progress import EpochProgress
+from experiments import tracking
+from experiments.config import load_config
+from experiments.errors import RunFailed
+from experiments.run import RunResult, train_run
 
 
-def command(config, overrides=()) -> None:
-    train_command(config, overrides)
+def command(config, overrides=()) -> RunResult:
+    """Loads ``config`` with ``overrides``, trains it, prints the final metrics and the run's URL.
+
+    Raises:
+      BadInput: bad config or data (exit 2).
+      RunFailed: the run ended FAILED (exit 1); its URL is printed on stderr first.
+    """
+    cfg = load_config(config, overrides)
+    try:
+        with EpochProgress(cfg.train.epochs, cfg.experiment.name) as progress:
+            result = train_run(cfg, on_metrics=progress)
+    except RunFailed as e:
+        if e.run_id:
+            print(f"run {e.run_id} FAILED: {tracking.run_url(e.run_id)}", file=sys.stderr)
+        raise
+    finals = "  ".join(f"{k}={v:.4g}" for k, v in result.final.items())
+    print(f"finished: {finals}")
+    print(f"run {result.run_id} in {tracking.tracking_uri()}: {tracking.run_url(result.run_id)}")
+    return result

@@ -1,9 +1,16 @@
-"""`bplab train | gradcheck | ui` through the real CLI in subprocesses, read back with MlflowClient."""
+"""`bplab train | gradcheck | ui`: the real CLI, read back with MlflowClient.
+
+One subprocess per verb wires the exit codes (marked ``integration``, like the UI server's tests);
+bad input is tested in-process against the function that refuses it, and a planted bug enters the
+in-process CLI through ``grad=``.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -13,14 +20,17 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from backprop_core import predict
+from bplab.app import main
 from experiments.config import load_config
 from experiments.data import load_dataset
-from experiments.pyfunc_model import load_weights
-from experiments.runner import train_run
+from experiments.errors import BadInput
+from experiments.gradcheck.command import run_gradcheck
+from experiments.run import train_run
+from experiments.tracking import load_weights
+from tests.mutants import bp2_no_sigma_prime
 
 from .conftest import BPLAB, CONFIGS, clean_env, free_port, run_bplab
-
-pytestmark = pytest.mark.integration
 
 EPOCHS = 3
 
@@ -52,6 +62,7 @@ def trained(tmp_path_factory):
     return folder, proc, client, _only_run(client, "iris-test")
 
 
+@pytest.mark.integration
 def test_train_prints_progress_and_the_run(trained):
     _, proc, _, run = trained
     lines = proc.stdout.splitlines()
@@ -60,6 +71,7 @@ def test_train_prints_progress_and_the_run(trained):
     assert "test_accuracy=" in proc.stdout
 
 
+@pytest.mark.integration
 def test_default_store_is_sqlite_and_mlartifacts_in_the_working_folder(trained):
     folder, _, _, run = trained
     assert (folder / "mlflow.db").is_file()
@@ -67,6 +79,7 @@ def test_default_store_is_sqlite_and_mlartifacts_in_the_working_folder(trained):
     assert not (folder / "mlruns").exists()
 
 
+@pytest.mark.integration
 def test_status_and_tags(trained):
     _, _, _, run = trained
     assert run.info.status == "FINISHED"
@@ -74,6 +87,7 @@ def test_status_and_tags(trained):
     assert run.data.tags["bplab.grad"] == "manual"
 
 
+@pytest.mark.integration
 def test_params_hold_the_resolved_config_and_the_environment(trained):
     _, _, _, run = trained
     p = run.data.params
@@ -84,6 +98,7 @@ def test_params_hold_the_resolved_config_and_the_environment(trained):
         assert p[key]
 
 
+@pytest.mark.integration
 def test_one_metric_point_per_epoch_for_each_name(trained):
     _, _, client, run = trained
     per_epoch = ["train_loss", "val_loss", "val_accuracy", "samples_per_sec", "gradcheck/max_rel_err"]
@@ -97,6 +112,7 @@ def test_one_metric_point_per_epoch_for_each_name(trained):
     assert run.data.metrics["gradcheck/max_rel_err"] <= 1e-4
 
 
+@pytest.mark.integration
 def test_artifacts(trained, tmp_path):
     _, _, client, run = trained
     rid = run.info.run_id
@@ -117,6 +133,7 @@ def test_artifacts(trained, tmp_path):
     assert local
 
 
+@pytest.mark.integration
 def test_logged_config_runs_again(trained, tmp_path):
     _, _, client, run = trained
     path = client.download_artifacts(run.info.run_id, "config.toml", str(tmp_path))
@@ -124,10 +141,11 @@ def test_logged_config_runs_again(trained, tmp_path):
     assert cfg.train.seed == 3 and cfg.model.hidden == (5,)
     assert cfg.to_dict() == load_config(path).to_dict()
     # Trained again (in-process, untracked: the CLI path is the `trained` fixture), the same run.
-    again = train_run(cfg, track=False, show_progress=False)
+    again = train_run(cfg, track=False)
     assert again.final["test_loss"] == pytest.approx(run.data.metrics["test_loss"], rel=1e-5)
 
 
+@pytest.mark.integration
 def test_pyfunc_round_trip(trained, tmp_path):
     _, _, client, run = trained
     model = mlflow.pyfunc.load_model(f"{run.info.artifact_uri}/model")
@@ -136,8 +154,6 @@ def test_pyfunc_round_trip(trained, tmp_path):
     raw_x = ds.x_test * ds.x_scale + ds.x_shift  # the model takes unscaled inputs
     out = np.asarray(model.predict(raw_x))
     assert out.shape == (len(ds.x_test), 3)
-    from backprop_core import predict
-
     params, _, _ = load_weights(client.download_artifacts(run.info.run_id, "params.npz", str(tmp_path)))
     expected = np.asarray(predict(params, ds.x_test.astype(np.float32)))
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
@@ -145,6 +161,7 @@ def test_pyfunc_round_trip(trained, tmp_path):
     assert accuracy == pytest.approx(run.data.metrics["test_accuracy"], abs=1e-6)
 
 
+@pytest.mark.integration
 def test_sigterm_leaves_the_run_killed(tmp_path):
     proc = subprocess.Popen(
         [str(BPLAB), "train", str(CONFIGS / "xor.toml"), "--set", "train.epochs=1000000"],
@@ -196,8 +213,7 @@ BAD = {
 }
 
 
-@pytest.mark.parametrize("case", list(BAD))
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, case):
+def _bad_config(tmp_path, case):
     text, args, needle = BAD[case]
     if text is None:
         config = tmp_path / "missing.toml"
@@ -205,45 +221,70 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, case):
         config = _write(tmp_path, "c.toml", '[data]\ndataset = "iris"\n[train]\nepochs = 2\n')
     else:
         config = _write(tmp_path, "c.toml", text)
-    proc = run_bplab(["train", config, *args], tmp_path, timeout=120)
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("bplab: error: ")
-    assert config.name in lines[0] and needle in lines[0]
+    return config, [a for a in args if a != "--set"], needle
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_one_line_naming_the_file_and_writes_nothing(tmp_path, monkeypatch, case):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    config, overrides, needle = _bad_config(tmp_path, case)
+    with pytest.raises(BadInput) as e:
+        train_run(load_config(config, overrides))
+    message = str(e.value)
+    assert "\n" not in message
+    assert config.name in message and needle in message
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([config.name] if config.exists() else [])
 
 
-def test_unreachable_server_exits_2_within_about_10_seconds(tmp_path):
-    port = free_port()  # nothing listens there
-    config = _write(tmp_path, "c.toml", '[data]\ndataset = "iris"\n[train]\nepochs = 2\n')
-    t0 = time.monotonic()
-    proc = run_bplab(["train", config], tmp_path, MLFLOW_TRACKING_URI=f"http://127.0.0.1:{port}")
-    elapsed = time.monotonic() - t0
-    assert proc.returncode == 2, proc.stderr
+@pytest.mark.integration
+def test_bad_input_exits_2_with_one_line(tmp_path):
+    config, _, _ = _bad_config(tmp_path, "unknown key")
+    proc = run_bplab(["train", config, "--set", "train.momentum=0.9"], tmp_path, timeout=120)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"cannot reach MLflow at http://127.0.0.1:{port}" in lines[0]
-    assert 8 <= elapsed < 30  # retried for ~10 s, then gave up (the rest is interpreter start-up)
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("bplab: error: ") and "train.momentum" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
 
 
-# Through the CLI once; every planted bug (BP1–BP4) is located in-process in test_gradcheck.py.
-@pytest.mark.parametrize(("fault", "equation"), [("bp2_no_sigma_prime", "BP2")])
-def test_gradcheck_names_the_planted_bug(tmp_path, fault, equation):
+def test_unreachable_server_is_refused_within_about_10_seconds(tmp_path, monkeypatch):
+    port = free_port()  # nothing listens there
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{port}")
+    config = _write(tmp_path, "c.toml", '[data]\ndataset = "iris"\n[train]\nepochs = 2\n')
+    t0 = time.monotonic()
+    with pytest.raises(BadInput) as e:
+        train_run(load_config(config))
+    elapsed = time.monotonic() - t0
+    assert f"cannot reach MLflow at http://127.0.0.1:{port}" in str(e.value)
+    assert 8 <= elapsed < 30  # retried for ~10 s, then gave up
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
+# Through the in-process CLI once; every planted bug (BP1–BP4) is located in test_gradcheck.py.
+def test_gradcheck_names_the_planted_bug(tmp_path, monkeypatch, capsys, sqlite_store):
     config = _write(
         tmp_path, "c.toml", '[data]\ndataset = "iris"\n[model]\nhidden = [5, 4]\n[train]\nbatch_size = 8\n'
     )
-    proc = run_bplab(["gradcheck", config, "--x64", "--epochs", "1"], tmp_path, BPLAB_FAULT=fault)
-    assert proc.returncode == 1, proc.stderr
-    assert f"{equation} disagrees" in proc.stderr.strip().splitlines()[-1]
-    assert "FAIL" in proc.stdout
+    monkeypatch.setattr(
+        "bplab.gradcheck.run_gradcheck", functools.partial(run_gradcheck, grad=bp2_no_sigma_prime)
+    )
+    with pytest.raises(SystemExit) as e:
+        main(["gradcheck", str(config), "--x64", "--epochs", "1"])
+    out, err = capsys.readouterr()
+    assert e.value.code == 1, err
+    assert err.strip().splitlines()[-1].startswith("bplab: check failed: BP2 disagrees")
+    assert "FAIL" in out and "after 1 epoch" in out
     run = _only_run(_client(tmp_path), "default")
     assert run.info.status == "FAILED"
     assert run.data.tags["bplab.kind"] == "gradcheck"
-    assert run.data.tags["bplab.gradcheck.equation"] == equation
+    assert run.data.tags["bplab.fault"] == "bp2_no_sigma_prime"
+    assert run.data.tags["bplab.gradcheck.equation"] == "BP2"
     assert "gradcheck.json" in {a.path for a in _client(tmp_path).list_artifacts(run.info.run_id)}
 
 
+@pytest.mark.integration
 def test_gradcheck_passes_on_the_real_backward_pass(tmp_path):
     proc = run_bplab(["gradcheck", CONFIGS / "digits.toml", "--x64", "--epochs", "1"], tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -255,6 +296,7 @@ def test_gradcheck_passes_on_the_real_backward_pass(tmp_path):
     assert run.data.metrics["gradcheck/max_rel_err"] <= 1e-10
 
 
+@pytest.mark.integration
 def test_ui_serves_the_store_on_loopback(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
@@ -280,9 +322,8 @@ def test_ui_serves_the_store_on_loopback(tmp_path):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
 
 
+@pytest.mark.integration
 def test_ui_refuses_a_busy_port(tmp_path):
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()

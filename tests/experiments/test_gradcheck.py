@@ -1,14 +1,25 @@
-"""The gradient check locates the wrong equation; planted bugs come from the test-only fault seam."""
+"""The gradient check locates the wrong equation; planted bugs are the mutants of ``tests.mutants``."""
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
 import pytest
+from mlflow.tracking import MlflowClient
 
-from backprop_core import init_params, precision
-from experiments import faults
-from experiments.gradcheck import TOLERANCES, check_gradients
+from backprop_core import agreement, autodiff_grads, init_params, manual_grads, precision
+from experiments.config import RunConfig, load_config
+from experiments.data import load_dataset
+from experiments.errors import BadInput
+from experiments.gradcheck import TOLERANCES, check_gradients, gradcheck_metrics
+from experiments.gradcheck.command import GradcheckFailed, run_gradcheck
+from experiments.gradcheck.stages import check_stages
+from experiments.run import train_run
+from tests.mutants import MUTANTS, bp2_no_sigma_prime
+
+from .conftest import CONFIGS
 
 
 def _batch(dtype, sizes=(6, 5, 4, 3), n=8, key=0):
@@ -46,13 +57,11 @@ def test_real_backward_passes(dtype, activation, cost):
     ],
 )
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_planted_bugs_are_located(monkeypatch, fault, equation, tensor, dtype):
-    monkeypatch.setenv(faults.ENV, fault)
-    backward_fn = faults.backward_fn()
+def test_planted_bugs_are_located(fault, equation, tensor, dtype):
     with precision(dtype) as dt:
         params, x, y = _batch(dt)
         result = check_gradients(
-            params, x, y, activation="sigmoid", cost="quadratic", dtype=dtype, backward_fn=backward_fn,
+            params, x, y, activation="sigmoid", cost="quadratic", dtype=dtype, grad=MUTANTS[fault],
             finite_differences=False,
         )  # fmt: skip
     assert not result.ok
@@ -60,22 +69,6 @@ def test_planted_bugs_are_located(monkeypatch, fault, equation, tensor, dtype):
     if tensor:
         assert result.culprit.tensor == tensor
     assert result.describe_failure().startswith(f"{equation} disagrees")
-
-
-def test_fault_seam_is_off_by_default(monkeypatch):
-    monkeypatch.delenv(faults.ENV, raising=False)
-    assert faults.backward_fn() is None
-
-
-def test_unknown_fault_is_refused(monkeypatch):
-    monkeypatch.setenv(faults.ENV, "bp5")
-    with pytest.raises(ValueError, match="not a known fault"):
-        faults.backward_fn()
-
-
-def test_same_fault_same_function(monkeypatch):
-    monkeypatch.setenv(faults.ENV, "bp1_sign")
-    assert faults.backward_fn() is faults.backward_fn()  # one compiled epoch, not one per call
 
 
 def test_rows_cover_every_equation():
@@ -92,10 +85,6 @@ def test_a_converged_net_whose_bias_gradient_cancels_passes_in_float32():
     """XOR at convergence: b² is a mean of four terms that nearly cancel. Plain relative error on
     that mean is rounding noise above float32's 1e-4 (this config failed as a 'gradient bug' in
     sweeps); judged against the size of its summands it passes, as a correct pass should."""
-    from backprop_core import agreement, autodiff_grads, manual_grads
-    from experiments.config import RunConfig
-    from experiments.data import load_dataset
-    from experiments.runner import train_run
 
     cfg = RunConfig.from_dict(
         {
@@ -105,7 +94,7 @@ def test_a_converged_net_whose_bias_gradient_cancels_passes_in_float32():
         },
         "xor-converged",
     )
-    result = train_run(cfg, track=False, show_progress=False)
+    result = train_run(cfg, track=False)
     assert result.gradcheck.ok, result.gradcheck.describe_failure()
 
     ds = load_dataset(cfg.data, cfg.train.seed)
@@ -120,3 +109,71 @@ def test_a_converged_net_whose_bias_gradient_cancels_passes_in_float32():
     plain = float(plain_b2_rel_err(params, x, y))
     assert plain > TOLERANCES["float32"], "the premise: the plain check would have cried wolf"
     assert check_gradients(params, x, y, activation="sigmoid", cost="quadratic", dtype="float32").ok
+
+
+def test_gradcheck_metrics_names():
+    with precision("float32") as dt:
+        params, x, y = _batch(dt)
+        result = check_gradients(params, x, y, activation="sigmoid", cost="quadratic", dtype="float32")
+    metrics = gradcheck_metrics(result)
+    assert list(metrics) == [
+        "gradcheck/max_rel_err",
+        "gradcheck/rel_err/W1",
+        "gradcheck/rel_err/W2",
+        "gradcheck/rel_err/W3",
+    ]
+    assert metrics["gradcheck/max_rel_err"] == result.max_rel_err
+
+
+def _iris(*overrides):
+    cfg = load_config(
+        CONFIGS / "digits.toml",
+        ["data.dataset=iris", "model.hidden=[5, 4]", "train.batch_size=8", *overrides],
+    )
+    return cfg, load_dataset(cfg.data, cfg.train.seed)
+
+
+@pytest.mark.parametrize(("finite_differences", "second_has_fd"), [("all", True), ("init", False)])
+def test_check_stages_at_init_and_after_training(finite_differences, second_has_fd):
+    cfg, ds = _iris("train.dtype=float64")
+    stages = check_stages(cfg, ds, epochs=2, finite_differences=finite_differences)
+    assert [(s.name, s.epochs) for s in stages] == [("init", 0), ("after 2 epochs", 2)]
+    assert all(s.result.ok for s in stages)
+    fd = [r.fd_rel_err for r in stages[1].result.rows if r.equation == "BP4"]
+    assert all(math.isfinite(v) for v in fd) is second_has_fd
+    assert all(math.isfinite(r.fd_rel_err) for r in stages[0].result.rows if r.equation == "BP4")
+    assert stages[0].result.table() == check_stages(cfg, ds, epochs=0)[0].result.table()  # same keys
+
+
+def test_check_stages_locates_a_mutant_at_init():
+    cfg, ds = _iris("train.dtype=float64")
+    (only,) = check_stages(cfg, ds, epochs=0, grad=bp2_no_sigma_prime, finite_differences="init")
+    assert only.name == "init" and only.result.culprit.equation == "BP2"
+
+
+def test_run_gradcheck_logs_a_located_failure_and_the_fault(sqlite_store, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\ndataset = "iris"\n[model]\nhidden = [5, 4]\n[train]\nbatch_size = 8\n')
+    with pytest.raises(GradcheckFailed) as e:
+        run_gradcheck(config, x64=True, epochs=1, grad=bp2_no_sigma_prime)
+    assert str(e.value).startswith("BP2 disagrees") and str(e.value).endswith(f"at init on {config}")
+    assert [s.name for s in e.value.result.stages] == ["init", "after 1 epoch"]
+    run = MlflowClient(sqlite_store).get_run(e.value.result.run_id)
+    assert run.info.status == "FAILED"
+    tags = run.data.tags
+    assert tags["bplab.kind"] == "gradcheck" and tags["bplab.fault"] == "bp2_no_sigma_prime"
+    assert tags["bplab.failure"] == "gradient_mismatch" and tags["bplab.gradcheck.equation"] == "BP2"
+    assert [
+        m.step
+        for m in MlflowClient(sqlite_store).get_metric_history(run.info.run_id, "gradcheck/max_rel_err")
+    ] == [0, 1]
+
+
+def test_run_gradcheck_untracked_passes_and_refuses_negative_epochs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = run_gradcheck(CONFIGS / "xor.toml", epochs=1, track=False)
+    assert result.failed is None and result.run_id is None and result.tolerance == TOLERANCES["float32"]
+    with pytest.raises(BadInput, match="--epochs -1"):
+        run_gradcheck(CONFIGS / "xor.toml", epochs=-1, track=False)
+    assert not any(tmp_path.iterdir())

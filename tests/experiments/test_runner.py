@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from experiments import faults, tracking
+from experiments import tracking
 from experiments.config import load_config
 from experiments.errors import BadInput, Diverged, GradientMismatch, RunFailed, StopRun
-from experiments.runner import train_run
+from experiments.run import train_run
+from tests.mutants import bp2_no_sigma_prime
 
 from .conftest import CONFIGS
 
@@ -34,7 +35,7 @@ def _run(uri, run_id):
 def test_untracked_run_touches_no_store(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    result = train_run(_cfg(), track=False, show_progress=False)
+    result = train_run(_cfg(), track=False)
     assert result.run_id is None
     assert len(result.history) == 3
     assert {"test_loss", "test_accuracy", "val_loss"} <= set(result.final)
@@ -44,7 +45,7 @@ def test_untracked_run_touches_no_store(tmp_path, monkeypatch):
 
 def test_on_epoch_sees_every_epoch_with_design_names(sqlite_store):
     seen = []
-    result = train_run(_cfg(), on_epoch=lambda e, m: seen.append((e, m)), show_progress=False)
+    result = train_run(_cfg(), on_epoch=lambda e, m: seen.append((e, m)))
     assert [e for e, _ in seen] == [1, 2, 3]
     names = set(seen[0][1])
     assert {"train_loss", "val_loss", "val_accuracy", "samples_per_sec", "gradcheck/max_rel_err"} <= names
@@ -60,7 +61,7 @@ def test_stop_run_ends_with_its_status_and_tags(sqlite_store):
             raise StopRun("KILLED", {"optuna.pruned": "true"}, reason="pruned at epoch 2")
 
     with pytest.raises(StopRun) as e:
-        train_run(_cfg(), on_epoch=prune, tags={"bplab.kind": "trial"}, show_progress=False)
+        train_run(_cfg(), on_epoch=prune, tags={"bplab.kind": "trial"})
     c = MlflowClient(sqlite_store)
     (run,) = c.search_runs([c.get_experiment_by_name("digits").experiment_id])
     assert e.value.status == "KILLED"
@@ -73,7 +74,7 @@ def test_stop_run_ends_with_its_status_and_tags(sqlite_store):
 
 def test_nested_under_parent(sqlite_store):
     parent = tracking.start_run("digits", run_name="parent", tags={"bplab.kind": "sweep"})
-    child = train_run(_cfg(), parent_run_id=parent, run_name="child", show_progress=False)
+    child = train_run(_cfg(), parent_run_id=parent, run_name="child")
     tracking.end_run(parent)
     run = _run(sqlite_store, child.run_id)
     assert run.data.tags["mlflow.parentRunId"] == parent
@@ -84,8 +85,9 @@ def test_divergence_fails_the_run_and_names_the_epoch(sqlite_store):
     cfg = _cfg(
         "model.activation=relu", "model.cost=softmax_cross_entropy", "train.lr=1e30", "train.epochs=20"
     )
+    logged, passed = [], []
     with pytest.raises(Diverged) as e:
-        train_run(cfg, show_progress=False)
+        train_run(cfg, on_metrics=lambda e, m: logged.append(e), on_epoch=lambda e, m: passed.append(e))
     assert isinstance(e.value, RunFailed) and e.value.kind == "diverged"
     run = _run(sqlite_store, e.value.run_id)
     assert run.info.status == "FAILED"
@@ -95,13 +97,13 @@ def test_divergence_fails_the_run_and_names_the_epoch(sqlite_store):
     epoch = int(reason.split("at epoch ")[1].split()[0])
     history = MlflowClient(sqlite_store).get_metric_history(e.value.run_id, "train_loss")
     assert len(history) == epoch < 20  # stopped at the first non-finite epoch
+    assert logged == [*passed, epoch]  # a display sees the failing epoch, a pruner does not
     assert not math.isfinite(history[-1].value)
 
 
-def test_periodic_gradcheck_catches_a_planted_bug(sqlite_store, monkeypatch):
-    monkeypatch.setenv(faults.ENV, "bp2_no_sigma_prime")
+def test_periodic_gradcheck_catches_a_planted_bug(sqlite_store):
     with pytest.raises(GradientMismatch) as e:
-        train_run(_cfg("model.hidden=[5, 4]"), show_progress=False)
+        train_run(_cfg("model.hidden=[5, 4]"), grad=bp2_no_sigma_prime)
     run = _run(sqlite_store, e.value.run_id)
     assert run.info.status == "FAILED"
     assert run.data.tags["bplab.failure"] == "gradient_mismatch"
@@ -114,7 +116,7 @@ def test_exception_in_callback_fails_the_run(sqlite_store):
         raise RuntimeError("callback exploded")
 
     with pytest.raises(RuntimeError):
-        train_run(_cfg(), on_epoch=boom, show_progress=False)
+        train_run(_cfg(), on_epoch=boom)
     c = MlflowClient(sqlite_store)
     (run,) = c.search_runs([c.get_experiment_by_name("digits").experiment_id])
     assert run.info.status == "FAILED"
@@ -127,7 +129,7 @@ def test_keyboard_interrupt_kills_the_run(sqlite_store):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_run(_cfg(), on_epoch=interrupt, show_progress=False)
+        train_run(_cfg(), on_epoch=interrupt)
     c = MlflowClient(sqlite_store)
     (run,) = c.search_runs([c.get_experiment_by_name("digits").experiment_id])
     assert run.info.status == "KILLED"
@@ -135,12 +137,12 @@ def test_keyboard_interrupt_kills_the_run(sqlite_store):
 
 def test_batch_larger_than_training_set_is_refused_before_any_run(sqlite_store, tmp_path):
     with pytest.raises(BadInput, match=r"train\.batch_size = 5000 is larger than the training set"):
-        train_run(_cfg("train.batch_size=5000"), show_progress=False)
+        train_run(_cfg("train.batch_size=5000"))
     assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_float64_run(sqlite_store):
-    result = train_run(_cfg("train.dtype=float64"), show_progress=False)
+    result = train_run(_cfg("train.dtype=float64"))
     assert result.params[0][0].dtype == np.float64
     assert result.history[-1]["gradcheck/max_rel_err"] <= 1e-10
 
@@ -157,7 +159,7 @@ def test_at_most_one_log_batch_per_epoch(sqlite_store, monkeypatch):
 
     monkeypatch.setattr(client, "log_batch", counting)
     epochs = 6
-    result = train_run(_cfg(f"train.epochs={epochs}"), show_progress=False)
+    result = train_run(_cfg(f"train.epochs={epochs}"))
     assert 1 <= len(calls) <= epochs + 1  # + the final test metrics
     steps = MlflowClient(sqlite_store).get_metric_history(result.run_id, "val_loss")
     assert sorted(m.step for m in steps) == list(range(1, epochs + 1))

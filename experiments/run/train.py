@@ -1,0 +1,112 @@
+"""One tracked training run: preflight, open the MLflow run, train, log artifacts, close honestly.
+
+A run ends with the status that happened: FINISHED; FAILED with ``bplab.failure`` =
+``diverged`` | ``gradient_mismatch`` | ``exception`` and ``bplab.failure_reason``; KILLED on
+SIGINT/SIGTERM, or with the status an ``on_epoch`` callback asks for through :class:`StopRun`.
+Nothing here prints: callers show progress through ``on_metrics``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from experiments import names, tracking
+from experiments.config import RunConfig
+from experiments.errors import RunFailed
+from experiments.gradcheck.check import CheckResult
+from experiments.run.artifacts import log_artifacts
+from experiments.run.ending import end_unfinished
+from experiments.run.loop import OnEpoch, train_epochs
+from experiments.run.preflight import prepare
+from experiments.signals import terminate_as_interrupt
+
+
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes:
+      run_id: the MLflow run id (``None`` with ``track=False``).
+      config: the resolved config.
+      history: one dict of metrics per epoch (epoch 1 first).
+      final: ``train_loss``, ``val_loss``, ``test_loss`` (and the accuracies for classes).
+      params: the trained ``((W, b), …)`` as numpy arrays.
+      gradcheck: the last manual-vs-autodiff check (the one logged as ``gradcheck.json``).
+    """
+
+    run_id: str | None
+    config: RunConfig
+    history: list[dict[str, float]] = field(default_factory=list)
+    final: dict[str, float] = field(default_factory=dict)
+    params: tuple = ()
+    gradcheck: CheckResult | None = None
+
+
+def train_run(
+    cfg: RunConfig,
+    *,
+    parent_run_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    run_name: str | None = None,
+    on_epoch: OnEpoch | None = None,
+    track: bool = True,
+    artifacts: str = "full",
+    grad: Callable | None = None,
+    on_metrics: OnEpoch | None = None,
+) -> RunResult:
+    """Trains ``cfg`` and records it in MLflow.
+
+    Args:
+      cfg: a validated config.
+      parent_run_id: nest the run under this one (a sweep's parent run).
+      tags: extra tags; they override the defaults (``bplab.kind=run``, ``bplab.grad``).
+      run_name: the MLflow run name (default: the experiment name and seed).
+      on_epoch: called as ``on_epoch(epoch, metrics)`` after each epoch's metrics are logged and
+        checked; may raise :class:`StopRun`.
+      track: ``False`` trains the same way without touching MLflow (``run_id`` is ``None``).
+      artifacts: ``"full"`` logs the config, weights, gradient-check table, PNG plots and the pyfunc
+        model; ``"light"`` skips the plots and the model.
+      grad: a replacement for :func:`backprop_core.backward` with its signature (``None``: the real
+        one). Given, the run is tagged ``bplab.fault=<grad.__name__>`` so nobody trusts it.
+      on_metrics: called as ``on_metrics(epoch, metrics)`` as soon as an epoch's metrics are logged,
+        also for the epoch that then fails the run: where a progress display goes.
+
+    Returns:
+      The :class:`RunResult`.
+
+    Raises:
+      BadInput: preflight problems (no run is opened).
+      Diverged, GradientMismatch: the run ended FAILED for that reason (``run_id`` set on them).
+      StopRun: re-raised from ``on_epoch`` after ending the run with its status.
+      KeyboardInterrupt: SIGINT/SIGTERM; the run ended KILLED.
+    """
+    ds = prepare(cfg, track=track)
+    run_id = None
+    if track:
+        all_tags = {names.TAG_KIND: "run", names.TAG_GRAD: cfg.train.grad}
+        if grad is not None:
+            all_tags[names.TAG_FAULT] = grad.__name__
+        all_tags.update(tags or {})
+        run_id = tracking.start_run(
+            cfg.experiment.name,
+            run_name=run_name or f"{cfg.experiment.name}-seed{cfg.train.seed}",
+            parent_run_id=parent_run_id,
+            tags=all_tags,
+            description=cfg.experiment.description,
+        )
+    try:
+        with terminate_as_interrupt():
+            trained = train_epochs(
+                cfg, ds, run_id=run_id, grad=grad, on_epoch=on_epoch, on_metrics=on_metrics
+            )
+            if track:
+                log_artifacts(run_id, cfg, ds, trained, full=artifacts == "full")
+                tracking.end_run(run_id, "FINISHED")
+    except BaseException as e:
+        if isinstance(e, RunFailed):
+            e.run_id = run_id
+        end_unfinished(run_id, e)
+        raise
+    return RunResult(run_id, cfg, trained.history, trained.final, trained.params, trained.gradcheck)
