@@ -1,0 +1,1 @@
+"""Tests of the regression suite, one file per module of ``experiments/regression/``."""
