@@ -96,7 +96,7 @@ if "$PY" -c "import typer" 2>/dev/null; then
     bench=("$PY" -m bplab bench --json "${quick[@]}")
 else  # the CLI needs typer; the library function is the same measurement without it
     flag=$([ ${#quick[@]} -gt 0 ] && echo True || echo False)
-    bench=("$PY" -c "from experiments.bench import run_bench; run_bench(json_out=True, quick=$flag)")
+    bench=("$PY" -c "from bplab.bench import command; command(json_out=True, quick=$flag)")
 fi
 timeout "$BENCH_TIMEOUT" "${bench[@]}" >"$OUT/gpu_bench.json" 2>"$OUT/gpu_bench.stderr"
 rc=$?
@@ -108,7 +108,7 @@ if [ $rc -eq 0 ]; then
     # The table and its markdown from the same JSON: one measurement, two renderings.
     "$PY" - "$OUT/gpu_bench.json" >"$OUT/gpu_bench.txt" 2>>"$LOG" <<'EOF'
 import json, sys
-from experiments.bench import render, to_markdown
+from bplab.bench import render, to_markdown
 result = json.load(open(sys.argv[1]))
 render(result)
 print()

@@ -1,12 +1,14 @@
-"""The benchmark's honesty, not its speed: no timing is asserted here.
+"""The benchmark's honesty and its result's shape, not its speed: no timing is asserted here.
 
 The numpy reference must compute the same gradients as the core (else "25× faster than numpy" would
-compare different work), and ``bplab bench`` must run end to end through the real CLI.
+compare different work); the result must hold every row with finite numbers, render, and survive JSON.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import subprocess
 import sys
 
@@ -15,7 +17,9 @@ import numpy as np
 import pytest
 
 import backprop_core as bc
-from experiments import numpy_reference as npr
+from bplab import bench as cli
+from experiments.bench import Settings, epochs, measure, steps
+from experiments.bench import numpy_reference as npr
 
 
 @pytest.mark.parametrize(("sizes", "batch"), [((3, 4, 2), 1), ((5, 4, 3, 2), 7), ((64, 30, 10), 10)])
@@ -69,6 +73,73 @@ def test_numpy_sgd_epoch_handles_a_partial_last_batch():
         np.testing.assert_allclose(b, eb)
 
 
+# --- the result, measured on tiny problems -------------------------------------------------------
+
+TINY = Settings(repeats=3, budget_s=0.0, max_repeats=3, block_s=0.0, mnist_samples=8, numpy_samples=8)
+
+
+@pytest.fixture(scope="module")
+def result():
+    """A real measurement of every row kind, on one tiny net and a small matmul: few programs to compile."""
+    shape = ((4, 3, 2), 2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(steps, "STEP_SHAPES", (shape, shape))
+        mp.setattr(steps, "BIG", shape)
+        mp.setattr(steps, "MATMUL_N", 32)
+        mp.setattr(epochs, "DIGITS", (*shape, 8))
+        mp.setattr(epochs, "MNIST", (*shape, 60_000))
+        yield measure(quick=True, settings=TINY)
+
+
+def test_result_holds_every_row_with_finite_numbers(result):
+    assert result["quick"] is True
+    assert result["settings"]["mnist_samples"] == 8
+    assert result["env"]["backend"] == jax.default_backend()
+    assert {"jax_version", "device_kind", "device_count", "cpu_count"} <= set(result["env"])
+    kinds = [r["kind"] for r in result["rows"]]
+    assert kinds == ["step", "peak", "step", "peak", "epoch", "epoch", "numpy"]
+    for r in result["rows"]:
+        for field in ("value", "baseline", "ratio"):
+            assert math.isfinite(r[field]) and r[field] > 0, (r["name"], field, r[field])
+        q1, q3 = r["spread"]
+        assert 0 < q1 <= r["ratio"] <= q3, (r["name"], r["spread"], r["ratio"])
+        assert r["repeats"] == 3
+        # A row without a target has no verdict; every other row has one.
+        assert (r["met"] is None) == (r["target"] == "—"), r
+    assert [r["met"] is None for r in result["rows"]] == [False] * 5 + [True, False]
+
+
+def test_result_survives_json(result):
+    back = json.loads(cli.to_json(result))
+    assert back["rows"][0].keys() == result["rows"][0].keys()
+    assert back["rows"][-1]["name"] == "fused epoch vs numpy [4,3,2] b2 n=8"
+    assert back["rows"][-1]["unit"] == "samples/s"
+
+
+def test_table_markdown_and_plain_rendering(result, monkeypatch):
+    rows = cli.table_rows(result)
+    assert len(rows) == 1 + len(result["rows"]) and all(len(r) == 8 for r in rows)
+    assert cli.title(result).startswith(f"bplab bench (quick) — jax {jax.__version__}, backend ")
+    assert "QUICK: [784,30,10] epoch on 8 samples" in cli.notes(result)
+    markdown = cli.to_markdown(result)
+    assert markdown.count("\n|") == len(rows) + 1  # header, rule, one line per row
+    monkeypatch.setattr(cli, "Table", None)
+    plain = io.StringIO()
+    cli.render(result, file=plain)
+    assert plain.getvalue().splitlines()[0] == cli.title(result)
+
+
+def test_verdicts_read_pass_miss_or_none():
+    row = {"kind": "epoch", "name": "e", "value": 1.0, "value_label": "a", "baseline": 1.0,
+           "baseline_label": "b", "unit": "samples/s", "ratio": 2.0, "spread": (1.5, 2.5),
+           "repeats": 5, "target": "≥ 4×"}  # fmt: skip
+    result = {"env": {}, "quick": False, "settings": {}, "rows": []}
+    for met, verdict in ((True, "pass"), (False, "MISS"), (None, "—")):
+        result["rows"] = [{**row, "met": met}]
+        assert cli.table_rows(result)[1][-1] == verdict
+
+
+@pytest.mark.integration
 def test_bench_quick_json_through_the_cli(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "bplab", "bench", "--quick", "--json"],
@@ -80,20 +151,4 @@ def test_bench_quick_json_through_the_cli(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)  # JSON only: anything else on stdout would fail here
-
-    assert result["quick"] is True
-    assert result["env"]["backend"] == jax.default_backend()
-    rows = result["rows"]
-    kinds = [r["kind"] for r in rows]
-    assert kinds.count("step") == 4
-    assert kinds.count("epoch") == 2
-    assert kinds.count("numpy") == 1
-    assert kinds.count("peak") == 1
-    for r in rows:
-        for field in ("value", "baseline", "ratio"):
-            assert np.isfinite(r[field]) and r[field] > 0, (r["name"], field, r[field])
-        q1, q3 = r["spread"]
-        assert 0 < q1 <= r["ratio"] <= q3, (r["name"], r["spread"], r["ratio"])
-        assert r["repeats"] >= 5
-        assert r["met"] in (True, False, None)
-    assert all(r["met"] is not None for r in rows if r["kind"] != "epoch")
+    assert [r["kind"] for r in result["rows"]].count("step") == 4

@@ -1,15 +1,24 @@
-"""`bplab replay`: a logged run re-run from its recorded config and seeds, matched or not."""
+"""`bplab replay`: a logged run re-run from its recorded config and seeds, matched or not.
+
+Everything runs in-process: the run is logged by ``main(["train", …])`` on a temporary embedded
+store, and the planted bug enters the replay through its ``grad=`` seam.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
+from bplab import replay as replay_verb
+from bplab.app import main
 from experiments import replay
-from tests.service.conftest import REPO, bplab, clean_env
+from experiments.errors import BadInput
+from tests.conftest import REPO
+from tests.mutants import bp4_double
 
 # --- comparisons, pure ----------------------------------------------------------------------------
 
@@ -44,35 +53,51 @@ def test_compare_arrays_exact_or_normwise():
     assert not replay.compare_arrays("W1", a, a[:1], 1.0).matched
 
 
-# --- bplab replay, end to end ---------------------------------------------------------------------
+# --- bplab replay, end to end (in-process) -------------------------------------------------------
+
+
+def _main(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    return exit_.value.code
 
 
 @pytest.fixture
-def logged_run(tmp_path, jax_cache):
-    """A short XOR `bplab train` run on an embedded store; yields (env, run id)."""
-    env = clean_env(jax_cache, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
+def logged_run(tmp_path, monkeypatch, capsys):
+    """A short XOR `bplab train` run on an embedded store; yields its run id."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     config = REPO / "experiments" / "configs" / "xor.toml"
     args = ["train", str(config), "--set", "train.epochs=40", "--set", "train.gradcheck_every=20"]
-    r = bplab(args, env=env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    assert _main(args) == 0, capsys.readouterr()
+    capsys.readouterr()
+    client = MlflowClient()
     (run,) = client.search_runs([client.get_experiment_by_name("xor").experiment_id])
-    return env, run.info.run_id
+    return run.info.run_id
 
 
-def test_replay_matches_exactly_then_a_planted_bug_does_not(tmp_path, logged_run):
-    env, run_id = logged_run
-    r = bplab(["replay", run_id], env=env, cwd=tmp_path)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert f"replay of run {run_id} matches" in r.stdout and "exact: same backend cpu" in r.stdout
+@pytest.mark.integration  # an embedded MLflow store and a tracked run: about 20 s on 2 busy cores
+def test_replay_matches_exactly_then_a_planted_bug_does_not(logged_run, monkeypatch, capsys):
+    run_id = logged_run
+    assert _main(["replay", run_id]) == 0
+    out = capsys.readouterr().out
+    assert f"replay of run {run_id} matches" in out and "exact: same backend cpu" in out
     for name in ("train_loss", "val_loss", "grad_norm/W1", "grad_norm/b2", "W1", "b2"):
-        assert name in r.stdout
+        assert name in out
 
     # ∂C/∂W^l doubled in the replay: the curves part from the first epoch's update on
-    r = bplab(["replay", run_id], env={**env, "BPLAB_FAULT": "bp4_double"}, cwd=tmp_path)
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert r.stderr.startswith(f"bplab: check failed: replay of run {run_id} differs")
-    assert "train_loss from epoch" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
-    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    monkeypatch.setattr(replay_verb, "replay", functools.partial(replay.replay, grad=bp4_double))
+    assert _main(["replay", run_id]) == 1
+    captured = capsys.readouterr()
+    assert "MISMATCH" in captured.out  # the table is printed before the exit
+    assert captured.err.startswith(f"bplab: check failed: replay of run {run_id} differs")
+    assert "train_loss from epoch" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    client = MlflowClient()
     assert len(client.search_runs([client.get_experiment_by_name("xor").experiment_id])) == 1  # wrote nothing
+
+
+def test_a_negative_tolerance_is_bad_input_before_any_store_is_read():
+    with pytest.raises(BadInput, match=r"--rtol -1\.0: must be ≥ 0"):
+        replay.replay("no-such-run", rtol=-1.0)
+    assert _main(["replay", "no-such-run", "--rtol", "-1"]) == 2

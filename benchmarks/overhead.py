@@ -1,8 +1,10 @@
 """Tracking overhead: the same training with and without MLflow, alternated in one process.
 
-Run it in an empty folder (it writes ``mlflow.db`` and ``mlartifacts/`` there)::
+Run it in an empty folder (it writes ``mlflow.db`` and ``mlartifacts/`` there), with the repository
+(``$REPO``) on the path::
 
-    python -m experiments.overhead experiments/configs/digits.toml --repeats 5
+    cd "$(mktemp -d)"
+    PYTHONPATH=$REPO python -m benchmarks.overhead $REPO/experiments/configs/digits.toml --repeats 5
 
 Two numbers per mode, medians over the repeats (after one warm-up of each mode, so compilation
 is not counted):
@@ -20,16 +22,14 @@ import time
 from collections.abc import Sequence
 
 from experiments.config import load_config
-from experiments.runner import train_run
+from experiments.run import train_run
 
 
 def time_run(cfg, *, track: bool) -> tuple[float, float]:
     """``(loop seconds, total seconds)`` of one run."""
     stamps: list[float] = []
     t0 = time.perf_counter()
-    train_run(
-        cfg, track=track, show_progress=False, on_epoch=lambda epoch, m: stamps.append(time.perf_counter())
-    )
+    train_run(cfg, track=track, on_epoch=lambda epoch, m: stamps.append(time.perf_counter()))
     total = time.perf_counter() - t0
     return stamps[-1] - stamps[0], total
 
@@ -54,7 +54,7 @@ def measure(path: str, overrides: Sequence[str] = (), repeats: int = 5) -> dict[
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Command line: ``python -m experiments.overhead CONFIG [--set k=v] [--repeats N]``."""
+    """Command line: ``python -m benchmarks.overhead CONFIG [--set k=v] [--repeats N]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("--set", action="append", default=[], dest="overrides")
