@@ -19,6 +19,15 @@ TAG_TRIAL = "optuna.trial"
 TAG_TRIAL_STATE = "optuna.state"
 TAG_RETRY_OF = "optuna.retry_of"
 TAG_SWEEP_STOPPED = "sweep.stopped"
+TAG_FAULT = "bplab.fault"  # the planted backward pass a test ran: nobody trusts such a run
+TAG_SUITE = "regression.suite"
+TAG_CASE = "regression.case"
+TAG_CASE_KIND = "regression.case_kind"  # train | gradcheck | throughput
+TAG_CASE_PASSED = "regression.case_passed"  # true | false
+TAG_SUITE_PASSED = "regression.passed"  # true | false
+TAG_FAILED_CASES = "regression.failed_cases"
+KIND_REGRESSION = "regression"  # the TAG_KIND of a suite run and of its cases
+TAG_TRIAL_REASON = "bplab.reason"  # why a sweep ended a trial's run itself (its worker was lost)
 
 # --- Optuna user attributes ------------------------------------------------------------------------
 ATTR_HOST = "bplab.host"
@@ -40,3 +49,5 @@ DIVERGED = "diverged"
 GRADIENT_MISMATCH = "gradient_mismatch"
 EXCEPTION = "exception"
 REGRESSION = "regression"
+INTERRUPTED = "interrupted"  # a trial stopped by SIGINT/SIGTERM; its params are queued again
+WORKER_LOST = "worker_lost"  # a trial whose process died; its params are queued again

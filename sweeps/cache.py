@@ -11,6 +11,8 @@ import os
 import stat
 from pathlib import Path
 
+import jax
+
 ENV_CACHE = "BPLAB_JAX_CACHE"
 
 
@@ -36,8 +38,6 @@ def private_dir(path: Path) -> Path | None:
 
 def enable_compilation_cache() -> Path | None:
     """Turns on JAX's persistent compilation cache for this process; returns the folder used."""
-    import jax
-
     try:
         folder = private_dir(cache_dir())
     except OSError:

@@ -22,9 +22,7 @@ backward pass, not a bad hyperparameter, and the sweep summary counts it separat
 from __future__ import annotations
 
 import math
-import os
-import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,18 +30,22 @@ import optuna
 from optuna.trial import TrialState
 
 from experiments.config import RunConfig
-from experiments.errors import BadInput
+from experiments.errors import BadInput, RunFailed, StopRun
+from experiments.names import (
+    ATTR_TEST_ACCURACY,
+    TAG_KIND,
+    TAG_PRUNED_AT,
+    TAG_RETRY_OF,
+    TAG_STUDY,
+    TAG_TRIAL,
+    TAG_TRIAL_STATE,
+)
+from experiments.process import process_identity
+from experiments.run import RunResult, train_run
 from sweeps.space import SearchSpace, SweepSpec
 
-# Trial user attributes (what the summary, the reaper and the reconciliation read back).
-ATTR_HOST = "bplab.host"
-ATTR_PID = "bplab.pid"
-ATTR_PID_START = "bplab.pid_start"
-ATTR_RUN_ID = "bplab.run_id"
-ATTR_FAILURE = "bplab.failure"
-ATTR_REASON = "bplab.reason"
-ATTR_TEST_ACCURACY = "bplab.test_accuracy"
-GRADIENT_MISMATCH = "gradient_mismatch"
+BAD_CONFIG = "bad_config"  # the sampled point is not a valid config (e.g. a batch larger than the data)
+NO_METRIC = "no_metric"  # the run finished without the metric the study optimises
 
 
 def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
@@ -97,26 +99,6 @@ def trial_config(base: RunConfig, params: Mapping[str, Any]) -> RunConfig:
     return base.with_values(config_values(params))
 
 
-def process_identity() -> dict[str, Any]:
-    """Host, pid and the pid's start time: enough for a reaper to tell a dead process from a reused pid."""
-    return {
-        ATTR_HOST: socket.gethostname(),
-        ATTR_PID: os.getpid(),
-        ATTR_PID_START: pid_start_time(os.getpid()),
-    }
-
-
-def pid_start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (Linux ``/proc``), or ``None`` elsewhere."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces; fields after the closing parenthesis are plain.
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
 @dataclass(frozen=True)
 class Outcome:
     """How a trial ended, as Optuna and MLflow both record it.
@@ -143,19 +125,21 @@ class TrialContext:
     Attributes:
       base: the study's base config; spec: its validated ``[sweep]``.
       study_name: the Optuna study; parent_run_id: the MLflow parent run.
+      grad: a replacement backward pass for every trial (``None``: the real one), as ``train_run``'s.
     """
 
     base: RunConfig
     spec: SweepSpec
     study_name: str
     parent_run_id: str
+    grad: Callable | None = None
 
 
 def run_tags(ctx: TrialContext, trial: optuna.Trial, retry_of: int | None) -> dict[str, str]:
-    """The child run's tags (DESIGN's names), set when the run opens."""
-    tags = {"bplab.kind": "trial", "optuna.study": ctx.study_name, "optuna.trial": str(trial.number)}
+    """The child run's tags, set when the run opens."""
+    tags = {TAG_KIND: "trial", TAG_STUDY: ctx.study_name, TAG_TRIAL: str(trial.number)}
     if retry_of is not None:
-        tags["optuna.retry_of"] = str(retry_of)
+        tags[TAG_RETRY_OF] = str(retry_of)
     return tags
 
 
@@ -164,19 +148,16 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
 
     Each epoch the chosen metric is reported to Optuna; when the pruner says stop, the runner ends
     the child run KILLED with ``optuna.state=PRUNED``. ``KeyboardInterrupt`` (SIGINT, or SIGTERM
-    under :func:`experiments.runner.terminate_as_interrupt`) propagates: the caller fails the trial,
+    under :func:`experiments.signals.terminate_as_interrupt`) propagates: the caller fails the trial,
     re-queues its params and stops.
     """
-    from experiments.errors import RunFailed, StopRun
-    from experiments.runner import train_run
-
     metric = ctx.spec.metric
     for key, value in process_identity().items():
         trial.set_user_attr(key, value)
     try:
         cfg = trial_config(ctx.base, suggest(trial, ctx.spec.space))
     except BadInput as e:
-        return Outcome(TrialState.FAIL, failure="bad_config", reason=str(e))
+        return Outcome(TrialState.FAIL, failure=BAD_CONFIG, reason=str(e))
 
     def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
         value = metrics.get(metric)
@@ -186,7 +167,7 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
         if trial.should_prune():
             raise StopRun(
                 status="KILLED",
-                tags={"optuna.state": "PRUNED", "bplab.pruned_at": str(epoch)},
+                tags={TAG_TRIAL_STATE: "PRUNED", TAG_PRUNED_AT: str(epoch)},
                 reason=f"pruned at epoch {epoch}: {metric}={value:.4g} is behind the other trials",
             )
 
@@ -197,8 +178,8 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
             tags=run_tags(ctx, trial, retry_of),
             run_name=f"trial-{trial.number}",
             on_epoch=on_epoch,
-            show_progress=False,
             artifacts="light",  # every metric, config, weights; `bplab train best_config.toml` for the rest
+            grad=ctx.grad,
         )
     except StopRun as e:
         return Outcome(
@@ -207,17 +188,17 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
     except RunFailed as e:
         return Outcome(TrialState.FAIL, run_id=e.run_id, failure=e.kind, reason=e.message)
     except BadInput as e:  # e.g. a sampled batch size larger than this dataset's training split
-        return Outcome(TrialState.FAIL, failure="bad_config", reason=str(e))
+        return Outcome(TrialState.FAIL, failure=BAD_CONFIG, reason=str(e))
     value = _objective_value(result, metric)
     if value is None:
-        return Outcome(TrialState.FAIL, run_id=result.run_id, failure="no_metric", reason=f"no {metric}")
+        return Outcome(TrialState.FAIL, run_id=result.run_id, failure=NO_METRIC, reason=f"no {metric}")
     test_acc = result.final.get("test_accuracy") if isinstance(result.final, Mapping) else None
     if test_acc is not None:
         trial.set_user_attr(ATTR_TEST_ACCURACY, float(test_acc))
     return Outcome(TrialState.COMPLETE, value=value, run_id=result.run_id)
 
 
-def _objective_value(result: Any, metric: str) -> float | None:
+def _objective_value(result: RunResult, metric: str) -> float | None:
     """The metric at the last epoch: the trained network's value, the one the best config reproduces."""
     history = result.history
     last = None

@@ -12,6 +12,7 @@ At the end the parent run holds:
 
 from __future__ import annotations
 
+import csv
 import json
 import tempfile
 import warnings
@@ -21,12 +22,22 @@ from typing import Any
 import optuna
 
 from experiments import tracking
-from sweeps.display import Progress, best_trials, progress
-from sweeps.objective import ATTR_FAILURE, ATTR_REASON, ATTR_RUN_ID, ATTR_TEST_ACCURACY, trial_config
+from experiments.names import (
+    ATTR_FAILURE,
+    ATTR_FINALIZED,
+    ATTR_PARENT,
+    ATTR_REASON,
+    ATTR_RUN_ID,
+    ATTR_TEST_ACCURACY,
+    TAG_KIND,
+    TAG_STUDY,
+    TAG_SWEEP_STOPPED,
+)
+from sweeps.objective import trial_config
+from sweeps.progress import Progress, best_trials, progress, snapshot
 from sweeps.reconcile import reconcile_all
-from sweeps.study import ATTR_PARENT, StudyHandle, study_lock
+from sweeps.study import StudyHandle, study_lock
 
-ATTR_FINALIZED = "bplab.finalized_trials"
 PLOTS = {
     "optimization_history": optuna.visualization.plot_optimization_history,
     "param_importances": optuna.visualization.plot_param_importances,
@@ -45,8 +56,8 @@ def open_parent(handle: StudyHandle) -> str:
                 handle.base.experiment.name,
                 run_name=f"sweep-{handle.name}",
                 tags={
-                    "bplab.kind": "sweep",
-                    "optuna.study": handle.name,
+                    TAG_KIND: "sweep",
+                    TAG_STUDY: handle.name,
                     "optuna.storage": handle.url.redacted(),
                     "optuna.sampler": handle.spec.sampler,
                     "optuna.pruner": handle.spec.pruner,
@@ -87,8 +98,6 @@ def trials_rows(trials) -> list[dict[str, Any]]:
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
     """The trials table as CSV (columns: the union of the rows' keys, in first-seen order)."""
-    import csv
-
     columns = list(dict.fromkeys(k for row in rows for k in row))
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns)
@@ -123,7 +132,8 @@ def finalize(handle: StudyHandle, *, elapsed: float = 0.0, stopped: str | None =
     with study_lock(handle.url, handle.name):
         reconcile_all(study)
         trials = study.get_trials(deepcopy=False)
-        p = progress(trials, budget=handle.budget, direction=spec.direction, elapsed=elapsed)
+        snap = snapshot(trials)
+        p = progress(snap, budget=handle.budget, direction=spec.direction, elapsed=elapsed)
         finished = len([t for t in trials if t.state.is_finished()])
         if study.user_attrs.get(ATTR_FINALIZED) == finished and tracking.run_status(parent) != "RUNNING":
             return p
@@ -136,11 +146,11 @@ def finalize(handle: StudyHandle, *, elapsed: float = 0.0, stopped: str | None =
             "sweep.gradient_bugs": p.gradient_bugs,
         }
         if stopped:
-            tags["sweep.stopped"] = stopped
+            tags[TAG_SWEEP_STOPPED] = stopped
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             write_csv(trials_rows(trials), folder / "trials.csv")
-            best = best_trials(trials, spec.direction, k=1)
+            best = best_trials(snap.trials, spec.direction, k=1)
             if best:
                 b = best[0]
                 tags.update({"best.trial": b.number, "best.value": b.value})
@@ -152,8 +162,8 @@ def finalize(handle: StudyHandle, *, elapsed: float = 0.0, stopped: str | None =
                             "value": b.value,
                             "metric": spec.metric,
                             "params": b.params,
-                            "test_accuracy": b.user_attrs.get(ATTR_TEST_ACCURACY),
-                            "run_id": b.user_attrs.get(ATTR_RUN_ID),
+                            "test_accuracy": b.test_accuracy,
+                            "run_id": b.run_id,
                         },
                         indent=2,
                     ),

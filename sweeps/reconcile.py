@@ -11,15 +11,21 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from experiments import tracking
-
-ATTR_PARENT = "bplab.parent_run_id"
+from experiments.names import (
+    ATTR_PARENT,
+    TAG_FAILURE,
+    TAG_TRIAL,
+    TAG_TRIAL_REASON,
+    TAG_TRIAL_STATE,
+    WORKER_LOST,
+)
 
 
 def _orphan_tags(trial: FrozenTrial, failure: str) -> dict[str, str]:
     return {
-        "optuna.state": trial.state.name,
-        "bplab.failure": failure,
-        "bplab.reason": "the worker process ended during the trial; its params were queued again",
+        TAG_TRIAL_STATE: trial.state.name,
+        TAG_FAILURE: failure,
+        TAG_TRIAL_REASON: "the worker process ended during the trial; its params were queued again",
     }
 
 
@@ -30,7 +36,7 @@ def reconcile_trial_run(study: optuna.Study, trial: FrozenTrial, *, failure: str
         return 0
     ended = 0
     for run in tracking.child_runs(parent):
-        if run["status"] == "RUNNING" and run["tags"].get("optuna.trial") == str(trial.number):
+        if run["status"] == "RUNNING" and run["tags"].get(TAG_TRIAL) == str(trial.number):
             tracking.set_tags(run["run_id"], _orphan_tags(trial, failure))
             tracking.end_run(run["run_id"], "FAILED")
             ended += 1
@@ -45,12 +51,12 @@ def reconcile_all(study: optuna.Study) -> int:
     by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
     ended = 0
     for run in tracking.child_runs(parent):
-        number = run["tags"].get("optuna.trial")
+        number = run["tags"].get(TAG_TRIAL)
         trial = by_number.get(int(number)) if number and number.isdigit() else None
         if run["status"] != "RUNNING" or trial is None:
             continue
         if trial.state in (TrialState.FAIL, TrialState.COMPLETE, TrialState.PRUNED):
-            tracking.set_tags(run["run_id"], _orphan_tags(trial, "worker_lost"))
+            tracking.set_tags(run["run_id"], _orphan_tags(trial, WORKER_LOST))
             tracking.end_run(run["run_id"], "FAILED")
             ended += 1
     return ended

@@ -1,8 +1,8 @@
 """``bplab schedule``: the regression suite on a cron schedule, on APScheduler 3.x.
 
-One job, one trigger: the crontab expression (``CronTrigger.from_crontab``), optionally OR-ed with a
-one-off ``DateTrigger`` (``--once-after SECONDS``) so a deployment can prove its wiring right away.
-The job runs ``bplab regress SUITE`` as a child process:
+One job, one trigger: the crontab expression, read as crontab(5) reads it (:mod:`sweeps.cron`),
+optionally OR-ed with a one-off ``DateTrigger`` (``--once-after SECONDS``) so a deployment can prove
+its wiring right away. The job runs ``bplab regress SUITE`` as a child process:
 
 - a crash, a leak or a wedged JAX runtime in one night's suite cannot take the scheduler down;
 - ``max_instances=1`` and ``coalesce=True``: never two suites at once, and runs missed while the
@@ -24,35 +24,19 @@ import threading
 from collections.abc import Sequence
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
-from experiments.errors import BadInput
+from experiments.regression import load_suite, resolve_suite_path
+from sweeps.cron import cron_trigger
 
 MISFIRE_GRACE_S = 3600
 STOP_GRACE_S = 45.0  # how long a suite in flight gets to mark its runs KILLED after SIGTERM
 JOB_ID = "regression-suite"
 
 
-def parse_cron(expr: str, timezone: dt.tzinfo | None = None) -> CronTrigger:
-    """A 5-field crontab expression (minute hour day month weekday) as a trigger.
-
-    Raises:
-      BadInput: not five fields, or a field APScheduler rejects.
-    """
-    fields = expr.split()
-    if len(fields) != 5:
-        raise BadInput(
-            f'--cron {expr!r}: expected 5 fields (minute hour day month weekday), e.g. "0 3 * * *"'
-        )
-    try:
-        return CronTrigger.from_crontab(expr, timezone=timezone)
-    except ValueError as e:
-        raise BadInput(f"--cron {expr!r}: {e}") from None
-
-
-def build_trigger(cron: CronTrigger, once_at: dt.datetime | None):
+def build_trigger(cron: BaseTrigger, once_at: dt.datetime | None):
     """The cron trigger, or cron OR a one-off date when ``once_at`` is given."""
     if once_at is None:
         return cron
@@ -143,9 +127,7 @@ def run_schedule(cron: str, *, suite: str | None = None, once_after: float | Non
     Raises:
       BadInput: a bad cron expression or suite.
     """
-    from experiments.regression import load_suite, resolve_suite_path
-
-    trigger_cron = parse_cron(cron)
+    trigger_cron = cron_trigger(cron)
     suite_path = resolve_suite_path(suite)
     load_suite(suite_path)
     once_at = None

@@ -24,18 +24,20 @@ other sections (one :class:`~experiments.errors.BadInput` line naming the file a
     init = ["normal", "scaled"]        # optional: choices
     epochs = [10, 30]         # optional: inclusive range
 
-No Optuna here: turning the spec into ``trial.suggest_*`` calls lives in :mod:`sweeps.objective`.
+No Optuna here: turning the spec into ``trial.suggest_*`` calls lives in :mod:`sweeps.objective`, and
+the grid sampler's points in :mod:`sweeps.grid`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from backprop_core import ACTIVATIONS, INITS
+from experiments.config.toml_io import thaw
 from experiments.errors import BadInput
+from experiments.validate import choice, expect, int_at_least, invalid, is_int, is_number
 
 SAMPLERS = ("tpe", "random", "grid", "cmaes")
 PRUNERS = ("median", "hyperband", "none")
@@ -115,18 +117,6 @@ class SweepSpec:
         return int(self.space.epochs.high) if self.space.epochs else base_epochs
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _fail(source: str, key: str, want: str, value: Any) -> BadInput:
-    return BadInput(f"{source}: {key} must be {want}, got {value!r}")
-
-
 def _pair(table: Mapping[str, Any], name: str, source: str, *, integer: bool, positive: bool) -> Range | None:
     """``[low, high]`` with ``low ≤ high`` (``low < high`` for floats); ``None`` when absent."""
     if name not in table:
@@ -136,20 +126,16 @@ def _pair(table: Mapping[str, Any], name: str, source: str, *, integer: bool, po
     ok = (
         isinstance(value, list | tuple)
         and len(value) == 2
-        and all(_is_int(v) if integer else _is_number(v) for v in value)
+        and all(is_int(v) if integer else is_number(v) for v in value)
     )
     if not ok:
-        raise _fail(source, key, f"[low, high] with two {kind}", _plain(value))
+        raise invalid(source, key, f"[low, high] with two {kind}", thaw(value))
     low, high = value
     if positive and low <= 0:
-        raise _fail(source, key, f"a range of positive {kind}", _plain(value))
+        raise invalid(source, key, f"a range of positive {kind}", thaw(value))
     if low > high or (not integer and low == high):
-        raise _fail(
-            source,
-            key,
-            "[low, high] with low < high" if not integer else "[low, high] with low ≤ high",
-            _plain(value),
-        )
+        order = "low ≤ high" if integer else "low < high"
+        raise invalid(source, key, f"[low, high] with {order}", thaw(value))
     return Range(low, high)
 
 
@@ -158,41 +144,37 @@ def _choices(table: Mapping[str, Any], name: str, source: str, check, want: str)
         return None
     key, value = f"sweep.space.{name}", table[name]
     if not (isinstance(value, list | tuple) and value and all(check(v) for v in value)):
-        raise _fail(source, key, want, _plain(value))
+        raise invalid(source, key, want, thaw(value))
     if len(set(value)) != len(value):
-        raise _fail(source, key, "a list without repeated values", _plain(value))
+        raise invalid(source, key, "a list without repeated values", thaw(value))
     return tuple(value)
 
 
-def _plain(value: Any) -> Any:
-    """Frozen TOML (tuples, mappingproxies) back to lists and dicts, so messages read like the file."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+def _drawn_from(table: Mapping[str, Any], name: str, source: str, options) -> tuple | None:
+    check = lambda v: isinstance(v, str) and v in options  # noqa: E731
+    return _choices(table, name, source, check, f"a non-empty list drawn from {', '.join(options)}")
+
+
+def _only_known(table: Mapping[str, Any], section: str, keys: tuple[str, ...], source: str) -> None:
+    for key in table:
+        if key not in keys:
+            raise BadInput(f"{source}: unknown key {section}.{key}; {section} takes {', '.join(keys)}")
 
 
 def parse_space(table: Mapping[str, Any], source: str) -> SearchSpace:
     """Validates ``[sweep.space]``; absent keys keep :class:`SearchSpace`'s defaults."""
     if not isinstance(table, Mapping):
-        raise _fail(source, "sweep.space", "a table", _plain(table))
-    for key in table:
-        if key not in SPACE_KEYS:
-            raise BadInput(
-                f"{source}: unknown key sweep.space.{key}; sweep.space takes {', '.join(SPACE_KEYS)}"
-            )
+        raise invalid(source, "sweep.space", "a table", thaw(table))
+    _only_known(table, "sweep.space", SPACE_KEYS, source)
     default = SearchSpace()
     lr = _pair(table, "lr", source, integer=False, positive=True)
     n_layers = _pair(table, "n_layers", source, integer=True, positive=True)
     width = _pair(table, "width", source, integer=True, positive=True)
     width_log = table.get("width_log", default.width.log if width is None else False)
     if not isinstance(width_log, bool):
-        raise _fail(source, "sweep.space.width_log", "true or false", width_log)
+        raise invalid(source, "sweep.space.width_log", "true or false", width_log)
     width = width or default.width
-    width_step = table.get("width_step", 1)
-    if not _is_int(width_step) or width_step < 1:
-        raise _fail(source, "sweep.space.width_step", "an integer ≥ 1", width_step)
+    width_step = int_at_least("sweep.space.width_step", table.get("width_step", 1), 1, source)
     if width_step > 1 and width_log:
         # Optuna samples a stepped integer uniformly only; a silent fallback would surprise.
         raise BadInput(f"{source}: sweep.space.width_step > 1 cannot be combined with width_log = true")
@@ -203,22 +185,10 @@ def parse_space(table: Mapping[str, Any], source: str) -> SearchSpace:
         )
     epochs = _pair(table, "epochs", source, integer=True, positive=True)
     batch_size = _choices(
-        table, "batch_size", source, lambda v: _is_int(v) and v >= 1, "a non-empty list of integers ≥ 1"
+        table, "batch_size", source, lambda v: is_int(v) and v >= 1, "a non-empty list of integers ≥ 1"
     )
-    activation = _choices(
-        table,
-        "activation",
-        source,
-        lambda v: isinstance(v, str) and v in ACTIVATIONS,
-        f"a non-empty list drawn from {', '.join(ACTIVATIONS)}",
-    )
-    init = _choices(
-        table,
-        "init",
-        source,
-        lambda v: isinstance(v, str) and v in INITS,
-        f"a non-empty list drawn from {', '.join(INITS)}",
-    )
+    activation = _drawn_from(table, "activation", source, ACTIVATIONS)
+    init = _drawn_from(table, "init", source, INITS)
     return SearchSpace(
         lr=Range(lr.low, lr.high, log=True) if lr else default.lr,
         n_layers=n_layers or default.n_layers,
@@ -243,35 +213,24 @@ def parse_sweep(table: Mapping[str, Any], source: str) -> SweepSpec:
     Raises:
       BadInput: one line naming ``source`` and the offending ``sweep.*`` key.
     """
-    for key in table:
-        if key not in SWEEP_KEYS:
-            raise BadInput(f"{source}: unknown key sweep.{key}; sweep takes {', '.join(SWEEP_KEYS)}")
+    _only_known(table, "sweep", SWEEP_KEYS, source)
     get = table.get
-    n_trials = get("n_trials", SweepSpec.n_trials)
-    if not (_is_int(n_trials) and n_trials >= 1):
-        raise _fail(source, "sweep.n_trials", "an integer ≥ 1", n_trials)
+    n_trials = int_at_least("sweep.n_trials", get("n_trials", SweepSpec.n_trials), 1, source)
     timeout = get("timeout")
-    if timeout is not None and not (_is_number(timeout) and timeout > 0):
-        raise _fail(source, "sweep.timeout", "a number of seconds > 0", timeout)
-    sampler = get("sampler", SweepSpec.sampler)
-    if sampler not in SAMPLERS:
-        raise _fail(source, "sweep.sampler", f"one of {', '.join(SAMPLERS)}", sampler)
-    pruner = get("pruner", SweepSpec.pruner)
-    if pruner not in PRUNERS:
-        raise _fail(source, "sweep.pruner", f"one of {', '.join(PRUNERS)}", pruner)
-    metric = get("metric", SweepSpec.metric)
-    if metric not in METRICS:
-        raise _fail(source, "sweep.metric", f"one of {', '.join(METRICS)}", metric)
+    if timeout is not None:
+        expect(
+            is_number(timeout) and timeout > 0, "sweep.timeout", timeout, "a number of seconds > 0", source
+        )
+    sampler = choice("sweep.sampler", get("sampler", SweepSpec.sampler), SAMPLERS, source)
+    pruner = choice("sweep.pruner", get("pruner", SweepSpec.pruner), PRUNERS, source)
+    metric = choice("sweep.metric", get("metric", SweepSpec.metric), METRICS, source)
     # An accuracy is better when higher, a loss when lower.
     direction = get("direction", "maximize" if metric.endswith("accuracy") else "minimize")
-    if direction not in DIRECTIONS:
-        raise _fail(source, "sweep.direction", "minimize or maximize", direction)
+    expect(direction in DIRECTIONS, "sweep.direction", direction, "minimize or maximize", source)
     seed = get("seed")
-    if seed is not None and not (_is_int(seed) and seed >= 0):
-        raise _fail(source, "sweep.seed", "an integer ≥ 0", seed)
-    grid_points = get("grid_points", SweepSpec.grid_points)
-    if not (_is_int(grid_points) and grid_points >= 1):
-        raise _fail(source, "sweep.grid_points", "an integer ≥ 1", grid_points)
+    if seed is not None:
+        int_at_least("sweep.seed", seed, 0, source)
+    grid_points = int_at_least("sweep.grid_points", get("grid_points", SweepSpec.grid_points), 1, source)
     return SweepSpec(
         space=parse_space(get("space", {}), source),
         n_trials=n_trials,
@@ -283,47 +242,3 @@ def parse_sweep(table: Mapping[str, Any], source: str) -> SweepSpec:
         seed=seed,
         grid_points=grid_points,
     )
-
-
-def grid_values(r: Range, points: int, *, integer: bool) -> list[float] | list[int]:
-    """``points`` values spanning ``r`` (log-spaced when ``r.log``), for the grid sampler.
-
-    Integer ranges with no more than ``points`` values are listed whole.
-    """
-    if integer and r.high - r.low + 1 <= points:
-        return list(range(int(r.low), int(r.high) + 1))
-    if points == 1:
-        return [int(r.low) if integer else r.low]
-    if r.log:
-        lo, hi = math.log(r.low), math.log(r.high)
-        values = [math.exp(lo + (hi - lo) * i / (points - 1)) for i in range(points)]
-    else:
-        values = [r.low + (r.high - r.low) * i / (points - 1) for i in range(points)]
-    values[0], values[-1] = r.low, r.high  # exact ends, so the grid stays inside the distribution
-    return sorted({round(v) for v in values}) if integer else values
-
-
-def grid_space(spec: SweepSpec) -> dict[str, list]:
-    """The grid sampler's search space, with the parameter names :mod:`sweeps.objective` suggests.
-
-    Every ``width_l`` up to the largest ``n_layers`` is on the grid, so grid points that differ only in
-    the width of a layer a shallower trial does not have run the same network twice.
-    """
-    s = spec.space
-    grid: dict[str, list] = {"lr": grid_values(s.lr, spec.grid_points, integer=False)}
-    grid["n_layers"] = grid_values(s.n_layers, spec.grid_points, integer=True)
-    widths = grid_values(s.width, spec.grid_points, integer=True)
-    widths = sorted(
-        {int(s.width.low) + s.width.step * round((w - s.width.low) / s.width.step) for w in widths}
-    )
-    for l in range(1, int(s.n_layers.high) + 1):
-        grid[f"width_{l}"] = widths
-    if s.batch_size:
-        grid["batch_size"] = list(s.batch_size)
-    if s.activation:
-        grid["activation"] = list(s.activation)
-    if s.init:
-        grid["init"] = list(s.init)
-    if s.epochs:
-        grid["epochs"] = grid_values(s.epochs, spec.grid_points, integer=True)
-    return grid

@@ -4,26 +4,31 @@ A sweep validates everything first (config, ``[sweep]``, storage, MLflow store, 
 or resumes the study and its parent run, runs K workers (in this process for K = 1, spawned
 processes otherwise; K = 0 only prepares the study for remote workers), and finishes the parent run
 with the results. SIGINT (or SIGTERM) stops it: the running trial is failed and re-queued, the parent
-run is marked KILLED, and the same command resumes under the same parent run.
+run is marked KILLED, and the same call resumes under the same parent run.
+
+Nothing here prints: progress goes to a :class:`~sweeps.result.SweepObserver`, and the outcome comes
+back as a :class:`~sweeps.result.SweepResult`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing as mp
 import os
-import signal
-import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
 
 from experiments import tracking
 from experiments.config import load_config
+from experiments.names import TAG_SWEEP_STOPPED
+from experiments.signals import terminate_as_interrupt
 from sweeps.cache import enable_compilation_cache
-from sweeps.display import Display, final_report, status_line
 from sweeps.parent import finalize, open_parent
+from sweeps.preflight import check_space_fits
+from sweeps.progress import progress, snapshot
+from sweeps.result import Ending, Opened, Silent, SweepObserver, SweepResult
 from sweeps.space import parse_sweep
+from sweeps.spawn import run_spawned
 from sweeps.study import (
     StudyHandle,
     create_or_resume,
@@ -35,7 +40,7 @@ from sweeps.study import (
     resolve_storage,
     with_sampler,
 )
-from sweeps.worker import work, worker_process
+from sweeps.worker import work
 
 HEARTBEAT_S = 10
 
@@ -54,101 +59,81 @@ def _use_tracking(uri: str) -> None:
         os.environ["MLFLOW_TRACKING_URI"] = uri
 
 
-def _finish(handle: StudyHandle, start: float, out: TextIO, *, deadline_hit: bool) -> int:
-    """Finalises the parent run when nothing is left (or time is up) and prints the summary;
-    returns the exit code: 1 when a trial found a gradient bug, 0 otherwise."""
+def _result(handle: StudyHandle, ending: Ending, **fields) -> SweepResult:
+    spec = handle.spec
+    return SweepResult(
+        ending, handle.name, handle.url.redacted(), handle.budget, spec.metric, spec.direction, **fields
+    )
+
+
+def _opened(handle: StudyHandle, observer: SweepObserver) -> None:
+    spec = handle.spec
+    observer.opened(
+        Opened(
+            handle.name,
+            handle.url.redacted(),
+            handle.budget,
+            spec.metric,
+            spec.direction,
+            handle.parent_run_id,
+        )
+    )
+
+
+def _finish(
+    handle: StudyHandle, start: float, *, deadline_hit: bool, lost: Sequence[str] = ()
+) -> SweepResult:
+    """Finalises the parent run when nothing is left (or time is up); otherwise leaves that to the
+    last worker and says so."""
     trials = handle.study.get_trials(deepcopy=False)
     done = is_done(trials, handle.budget)
-    if not (done or deadline_hit):
-        print(status_line(_progress(handle, start), handle.spec.metric), file=out)
-        print("other workers are still running trials; the last one to finish writes the results", file=out)
-        return 0
-    finalize(handle, elapsed=time.monotonic() - start, stopped=None if done else "timeout")
-    p = final_report(
-        handle.study.get_trials(deepcopy=False),
-        budget=handle.budget,
-        metric=handle.spec.metric,
-        direction=handle.spec.direction,
-        elapsed=time.monotonic() - start,
-        parent_url=tracking.run_url(handle.parent_run_id),
-        stream=out,
-    )
-    if not done:
-        print(
-            f"stopped by the time limit; run the same command to continue to {handle.budget} trials", file=out
-        )
-    print("browse every trial: bplab ui", file=out)
-    return 1 if p.gradient_bugs else 0
+    ending, parent_url = Ending.OTHERS_RUNNING, None
+    if done or deadline_hit:
+        finalize(handle, elapsed=time.monotonic() - start, stopped=None if done else "timeout")
+        trials = handle.study.get_trials(deepcopy=False)
+        ending = Ending.DONE if done else Ending.TIMED_OUT
+        parent_url = tracking.run_url(handle.parent_run_id)
+    snap = snapshot(trials)
+    elapsed = time.monotonic() - start
+    p = progress(snap, budget=handle.budget, direction=handle.spec.direction, elapsed=elapsed)
+    return _result(handle, ending, progress=p, snapshot=snap, parent_url=parent_url, lost_workers=lost)
 
 
-def _progress(handle: StudyHandle, start: float):
-    from sweeps.display import progress
+def _work(
+    handle: StudyHandle,
+    observer: SweepObserver,
+    *,
+    workers: int = 1,
+    max_trials: int | None = None,
+    deadline: float | None = None,
+    heartbeat: int = HEARTBEAT_S,
+    grad: Callable | None = None,
+) -> list[str]:
+    """Runs the local workers, reporting the trials to ``observer``; returns the lost workers' names.
 
-    return progress(
-        handle.study.get_trials(deepcopy=False),
-        budget=handle.budget,
-        direction=handle.spec.direction,
-        elapsed=time.monotonic() - start,
-    )
+    Raises:
+      KeyboardInterrupt: SIGINT or SIGTERM, after the running trials were failed and re-queued.
+    """
 
+    def changed() -> None:
+        observer.trials_changed(snapshot(handle.study.get_trials(deepcopy=False)))
 
-def _interrupted(handle: StudyHandle, out: TextIO) -> int:
-    """Marks the parent run KILLED and says how to resume."""
-    if handle.parent_run_id:
-        tracking.set_tags(handle.parent_run_id, {"sweep.stopped": "interrupted"})
-        tracking.end_run(handle.parent_run_id, "KILLED")
-    print(
-        "bplab: interrupted; the running trial was failed and queued again. "
-        "Run the same command to resume under the same parent run.",
-        file=sys.stderr,
-    )
-    return 130
-
-
-def _run_spawned(
-    handle: StudyHandle, workers: int, deadline: float | None, heartbeat: int, display: Display
-) -> None:
-    """K spawned worker processes (JAX is not fork-safe); this process only watches and redraws."""
-    ctx = mp.get_context("spawn")
-    env = {"MLFLOW_TRACKING_URI": os.environ.get("MLFLOW_TRACKING_URI", handle.tracking_uri)}
-    remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-    procs = [
-        ctx.Process(
-            target=worker_process,
-            args=(handle.url, handle.name, i, remaining, heartbeat, env),
-            name=f"bplab-worker-{i}",
-        )
-        for i in range(workers)
-    ]
-    for p in procs:
-        p.start()
     try:
-        while any(p.is_alive() for p in procs):
-            display.update(handle.study.get_trials(deepcopy=False))
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        for p in procs:  # a Ctrl-C in a terminal reached them too; a signal to this pid alone did not
-            if p.is_alive() and p.pid:
-                os.kill(p.pid, signal.SIGINT)
-        for p in procs:
-            p.join(60)
-            if p.is_alive():
-                p.terminate()
-        raise
-    for p in procs:
-        p.join()
-    display.update(handle.study.get_trials(deepcopy=False))
-    lost = [p.name for p in procs if p.exitcode not in (0,)]
-    if lost:
-        print(
-            f"bplab: warning: {', '.join(lost)} ended abnormally; their trials were re-queued",
-            file=sys.stderr,
-        )
+        with terminate_as_interrupt():
+            changed()
+            if workers == 1:
+                work(handle, max_trials=max_trials, deadline=deadline, on_change=changed, grad=grad)
+                return []
+            return run_spawned(
+                handle, workers=workers, deadline=deadline, heartbeat=heartbeat, on_change=changed, grad=grad
+            )
+    finally:
+        observer.closed()
 
 
 def run_sweep(
     config: Path,
-    overrides: list[str] | None = None,
+    overrides: Sequence[str] | None = None,
     *,
     n_trials: int | None = None,
     workers: int = 1,
@@ -156,28 +141,35 @@ def run_sweep(
     storage: str | None = None,
     timeout: float | None = None,
     heartbeat: int = HEARTBEAT_S,
-    out: TextIO | None = None,
-) -> int:
-    """Runs (or resumes) the sweep of ``config``; returns the exit code.
+    observer: SweepObserver | None = None,
+    grad: Callable | None = None,
+) -> SweepResult:
+    """Runs (or resumes) the sweep of ``config``.
 
     Args:
       config: the TOML config with ``[sweep]``; overrides: ``--set`` strings.
       n_trials: the study's total budget (default ``sweep.n_trials``).
       workers: local processes; 0 only creates the study for ``bplab worker`` elsewhere.
-      study: the study name (default: the experiment name); storage: see :mod:`sweeps.study`.
+      study: the study name (default: the experiment name); storage: see :mod:`sweeps.study.url`.
       timeout: seconds after which no new trial starts (default ``sweep.timeout``).
       heartbeat: PostgreSQL heartbeat interval in seconds (a dead worker's trial is failed after 3×).
+      observer: receives the opened study and every change of its trials (default: none).
+      grad: a replacement backward pass for every trial (``None``: the real one); tests plant bugs here.
+
+    Returns:
+      How it ended; ``exit_code`` is 1 when a trial found a gradient bug, 130 when interrupted.
 
     Raises:
       BadInput: anything wrong with the inputs or the stores, before any run is opened.
     """
-    out = out or sys.stdout
-    cfg = load_config(config, overrides or [])
+    observer = observer or Silent()
+    cfg = load_config(config, list(overrides or []))
     spec = parse_sweep(cfg.sweep, cfg.source)
     if n_trials is not None:
         spec = dataclasses.replace(spec, n_trials=n_trials)
     if timeout is not None:
         spec = dataclasses.replace(spec, timeout=timeout)
+    check_space_fits(cfg, spec, workers=workers)
     url = resolve_storage(storage)
     make_sampler(spec)  # refuses a sampler whose package is missing, now rather than in a worker
     make_pruner(spec, max_epochs=spec.max_epochs(cfg.train.epochs))
@@ -187,39 +179,22 @@ def run_sweep(
     handle = create_or_resume(url, name, cfg, spec, tracking_uri=absolute_tracking_uri(), heartbeat=heartbeat)
     _use_tracking(handle.tracking_uri)
     with_sampler(handle)
-    parent = open_parent(handle)
-    print(
-        f"study {name!r} on {url.redacted()}: {handle.budget} trials; parent run {parent}",
-        file=out,
-        flush=True,
-    )
+    open_parent(handle)
+    _opened(handle, observer)
     if workers == 0:
-        where = "" if storage is None else f" --storage '{url.redacted()}'"
-        print(f"ready: join with `bplab worker --study {name}{where}` on each machine", file=out)
-        return 0
+        return _result(handle, Ending.READY)
     enable_compilation_cache()
     start = time.monotonic()
     deadline = start + spec.timeout if spec.timeout else None
-    from experiments.signals import terminate_as_interrupt
-
     try:
-        with Display(
-            budget=handle.budget, metric=spec.metric, direction=spec.direction, stream=out
-        ) as display:
-            display.update(handle.study.get_trials(deepcopy=False))
-            with terminate_as_interrupt():
-                if workers == 1:
-                    work(
-                        handle,
-                        deadline=deadline,
-                        on_change=lambda: display.update(handle.study.get_trials(deepcopy=False)),
-                    )
-                else:
-                    _run_spawned(handle, workers, deadline, heartbeat, display)
+        lost = _work(handle, observer, workers=workers, deadline=deadline, heartbeat=heartbeat, grad=grad)
     except KeyboardInterrupt:
-        return _interrupted(handle, out)
+        if handle.parent_run_id:  # the same command resumes under this parent run
+            tracking.set_tags(handle.parent_run_id, {TAG_SWEEP_STOPPED: "interrupted"})
+            tracking.end_run(handle.parent_run_id, "KILLED")
+        return _result(handle, Ending.INTERRUPTED)
     deadline_hit = deadline is not None and time.monotonic() >= deadline
-    return _finish(handle, start, out, deadline_hit=deadline_hit)
+    return _finish(handle, start, deadline_hit=deadline_hit, lost=lost)
 
 
 def run_worker(
@@ -228,44 +203,34 @@ def run_worker(
     storage: str | None = None,
     n_trials: int | None = None,
     heartbeat: int = HEARTBEAT_S,
-    out: TextIO | None = None,
-) -> int:
-    """Joins an existing study (``bplab worker``); returns the exit code.
+    observer: SweepObserver | None = None,
+    grad: Callable | None = None,
+) -> SweepResult:
+    """Joins an existing study (``bplab worker``).
 
     Args:
       study, storage: which study; its stored config, budget and parent run need nothing else.
       n_trials: at most this many trials from this worker (the study's budget still bounds all).
-      heartbeat: as in :func:`run_sweep`.
+      heartbeat, observer, grad: as in :func:`run_sweep`.
+
+    Raises:
+      BadInput: no such study, or an unreachable store.
     """
-    out = out or sys.stdout
+    observer = observer or Silent()
     url = resolve_storage(storage)
     probe_storage(url)
     handle = load(url, study, heartbeat=heartbeat, worker_index=1 + os.getpid() % 10_000)
     _use_tracking(handle.tracking_uri)
     tracking.ensure_reachable()
     if is_done(handle.study.get_trials(deepcopy=False), handle.budget):
-        print(f"study {study!r} is complete ({handle.budget} trials); nothing to do", file=out)
-        return 0
+        return _result(handle, Ending.NOTHING_TO_DO)
     if handle.parent_run_id is None or tracking.run_status(handle.parent_run_id) != "RUNNING":
         open_parent(handle)
-    print(f"worker {os.getpid()} joined study {study!r} on {url.redacted()}", file=out, flush=True)
+    _opened(handle, observer)
     enable_compilation_cache()
     start = time.monotonic()
-    from experiments.signals import terminate_as_interrupt
-
     try:
-        with (
-            Display(
-                budget=handle.budget, metric=handle.spec.metric, direction=handle.spec.direction, stream=out
-            ) as display,
-            terminate_as_interrupt(),
-        ):
-            work(
-                handle,
-                max_trials=n_trials,
-                on_change=lambda: display.update(handle.study.get_trials(deepcopy=False)),
-            )
+        _work(handle, observer, max_trials=n_trials, heartbeat=heartbeat, grad=grad)
     except KeyboardInterrupt:
-        print("bplab: worker interrupted; its trial was failed and queued again", file=sys.stderr)
-        return 130
-    return _finish(handle, start, out, deadline_hit=False)
+        return _result(handle, Ending.INTERRUPTED)
+    return _finish(handle, start, deadline_hit=False)

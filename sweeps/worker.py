@@ -2,7 +2,7 @@
 
 Any number of workers, on any number of machines, run this same loop on one study (``bplab sweep
 --workers K`` spawns K of them; ``bplab worker`` is one). Each trial is reserved under the study lock
-(:func:`sweeps.study.reserve`), trained by :func:`sweeps.objective.run_trial`, and told to Optuna with
+(:func:`sweeps.study.budget.reserve`), trained by :func:`sweeps.objective.run_trial`, and told to Optuna with
 the state its MLflow run ended with.
 
 When the budget is spent but other workers still hold trials, a worker waits for them instead of
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 import warnings
@@ -23,8 +24,20 @@ import optuna
 from optuna.trial import TrialState
 
 from experiments import tracking
-from sweeps.objective import ATTR_FAILURE, ATTR_REASON, ATTR_RUN_ID, Outcome, TrialContext, run_trial
-from sweeps.study import StudyHandle, reap, requeue, reserve
+from experiments.names import (
+    ATTR_FAILURE,
+    ATTR_REASON,
+    ATTR_RUN_ID,
+    INTERRUPTED,
+    TAG_FAILURE,
+    TAG_TRIAL,
+    TAG_TRIAL_STATE,
+)
+from experiments.signals import terminate_as_interrupt
+from sweeps.cache import enable_compilation_cache
+from sweeps.objective import Outcome, TrialContext, run_trial
+from sweeps.study import StudyHandle, load, reap, requeue, reserve
+from sweeps.study.url import StorageURL
 
 POLL_S = 1.0  # how often a waiting worker looks for re-queued trials
 # MLflow nags once per logged model about type hints on the pyfunc; a sweep logs one per trial.
@@ -68,9 +81,7 @@ def _retry_of(handle: StudyHandle, trial: optuna.Trial) -> int | None:
 
 def _trial_run_id(handle: StudyHandle, number: int) -> str | None:
     """The child run of trial ``number`` (newest first), found by its tags."""
-    runs = [
-        r for r in tracking.child_runs(handle.parent_run_id) if r["tags"].get("optuna.trial") == str(number)
-    ]
+    runs = [r for r in tracking.child_runs(handle.parent_run_id) if r["tags"].get(TAG_TRIAL) == str(number)]
     return runs[0]["run_id"] if runs else None
 
 
@@ -88,18 +99,18 @@ def tell(handle: StudyHandle, trial: optuna.Trial, outcome: Outcome) -> None:
     else:
         handle.study.tell(trial, state=outcome.state, skip_if_finished=True)
     if run_id:
-        tracking.set_tags(run_id, {"optuna.state": outcome.state.name})
+        tracking.set_tags(run_id, {TAG_TRIAL_STATE: outcome.state.name})
 
 
 def _interrupted(handle: StudyHandle, trial: optuna.Trial) -> None:
     """A trial stopped by SIGINT/SIGTERM: failed, its run tagged, its params queued for the resume."""
-    trial.set_user_attr(ATTR_FAILURE, "interrupted")
+    trial.set_user_attr(ATTR_FAILURE, INTERRUPTED)
     frozen = handle.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
     if frozen.state == TrialState.FAIL:
         requeue(handle.study, frozen)
     run_id = _trial_run_id(handle, trial.number)
     if run_id:
-        tracking.set_tags(run_id, {"optuna.state": "FAIL", "bplab.failure": "interrupted"})
+        tracking.set_tags(run_id, {TAG_TRIAL_STATE: "FAIL", TAG_FAILURE: INTERRUPTED})
         if tracking.run_status(run_id) == "RUNNING":
             tracking.end_run(run_id, "KILLED")
 
@@ -116,14 +127,18 @@ def work(
     deadline: float | None = None,
     on_change: Callable[[], None] | None = None,
     wait_for_others: bool = True,
+    grad: Callable | None = None,
 ) -> int:
     """Runs trials of ``handle``'s study until the budget, ``max_trials`` or ``deadline`` (a
     ``time.monotonic()`` value) stops it; returns how many trials this worker ran.
 
+    ``on_change`` is called after each trial is told; ``grad`` replaces the backward pass of every
+    trial (``None``: the real one).
+
     Raises:
       KeyboardInterrupt: after failing and re-queueing the trial it interrupted.
     """
-    ctx = TrialContext(handle.base, handle.spec, handle.name, handle.parent_run_id or "")
+    ctx = TrialContext(handle.base, handle.spec, handle.name, handle.parent_run_id or "", grad=grad)
     reap(handle)
     ran = 0
     while max_trials is None or ran < max_trials:
@@ -151,25 +166,25 @@ def work(
 
 
 def worker_process(
-    url, name: str, index: int, deadline_in: float | None, heartbeat_s: int, env: dict
+    url: StorageURL,
+    name: str,
+    index: int,
+    deadline_in: float | None,
+    heartbeat_s: int,
+    env: dict[str, str],
+    grad: Callable | None = None,
 ) -> None:
     """Entry point of a spawned worker (``--workers K``): joins the study and works.
 
     Spawned, not forked: JAX is not fork-safe. SIGTERM is turned into ``KeyboardInterrupt`` so a
     terminated worker fails and re-queues its trial like an interrupted one.
     """
-    import sys
-
-    from experiments.signals import terminate_as_interrupt
-    from sweeps.cache import enable_compilation_cache
-    from sweeps.study import load
-
     os.environ.update(env)
     enable_compilation_cache()
     deadline = time.monotonic() + deadline_in if deadline_in is not None else None
     try:
         with terminate_as_interrupt():
             handle = load(url, name, heartbeat=heartbeat_s, worker_index=index)
-            work(handle, deadline=deadline)
+            work(handle, deadline=deadline, grad=grad)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -13,19 +13,20 @@ from apscheduler.triggers.combining import OrTrigger
 
 from experiments.errors import BadInput
 from sweeps import schedule
+from sweeps.cron import cron_trigger
 
 
 def test_parse_cron_accepts_five_fields_and_refuses_the_rest():
-    trigger = schedule.parse_cron("0 3 * * *", timezone=dt.UTC)
+    trigger = cron_trigger("0 3 * * *", timezone=dt.UTC)
     after = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
     assert trigger.get_next_fire_time(None, after) == dt.datetime(2030, 1, 2, 3, 0, tzinfo=dt.UTC)
     for bad in ("0 3 * *", "0 3 * * * *", "61 * * * *", "x y z w v"):
         with pytest.raises(BadInput, match="--cron"):
-            schedule.parse_cron(bad)
+            cron_trigger(bad)
 
 
 def test_once_after_adds_a_date_to_the_cron_in_one_trigger():
-    cron = schedule.parse_cron("0 3 * * *", timezone=dt.UTC)
+    cron = cron_trigger("0 3 * * *", timezone=dt.UTC)
     now = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
     soon = now + dt.timedelta(seconds=5)
     trigger = schedule.build_trigger(cron, soon)
@@ -36,7 +37,7 @@ def test_once_after_adds_a_date_to_the_cron_in_one_trigger():
 
 def test_scheduler_job_options_are_one_at_a_time_coalesced_with_grace():
     job = schedule.SuiteJob(["true"])
-    scheduler = schedule.build_scheduler(job, schedule.parse_cron("0 3 * * *"))
+    scheduler = schedule.build_scheduler(job, cron_trigger("0 3 * * *"))
     (j,) = scheduler.get_jobs()
     assert j.max_instances == 1 and j.coalesce is True
     assert j.misfire_grace_time >= 3600

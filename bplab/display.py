@@ -4,83 +4,22 @@ On a terminal: a live panel (rich) with trials done/pruned/failed, the best valu
 elapsed time and an ETA. Otherwise (CI, a log file): one plain line per finished trial. At the end:
 a table of the best trials and the parent run's MLflow URL.
 
-The numbers come from :func:`progress`, a pure function of the study's trials, so every worker and
-every view (live, plain, final) counts the same way.
+The numbers come from :func:`sweeps.progress.progress`, so every view counts the way the parent
+run's tags do.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from optuna.trial import FrozenTrial, TrialState
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
-from sweeps.objective import ATTR_FAILURE, ATTR_TEST_ACCURACY, GRADIENT_MISMATCH
-from sweeps.study import accounted
-
-
-@dataclass(frozen=True)
-class Progress:
-    """A sweep's counts and best trial at one moment.
-
-    Attributes:
-      budget: the requested total; done: finished trials that count (retried failures excluded).
-      complete, pruned, failed, running: by state; diverged, gradient_bugs: failures by label.
-      best_number, best_value, best_params: the best complete trial, if any.
-      elapsed, eta: seconds; ``eta`` is ``None`` until a trial has finished.
-    """
-
-    budget: int
-    done: int
-    complete: int
-    pruned: int
-    failed: int
-    running: int
-    diverged: int
-    gradient_bugs: int
-    best_number: int | None
-    best_value: float | None
-    best_params: dict[str, Any] = field(default_factory=dict)
-    elapsed: float = 0.0
-    eta: float | None = None
-
-
-def best_trials(trials: Sequence[FrozenTrial], direction: str, k: int = 5) -> list[FrozenTrial]:
-    """The ``k`` best complete trials, best first."""
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
-    return sorted(complete, key=lambda t: t.value, reverse=direction == "maximize")[:k]
-
-
-def progress(
-    trials: Sequence[FrozenTrial], *, budget: int, direction: str, elapsed: float, done_before: int = 0
-) -> Progress:
-    """Counts ``trials``; the ETA extrapolates from the trials finished since this process started
-    (``done_before`` were finished when it did), so a resumed sweep does not look instantly fast."""
-    counted = accounted(trials)
-    by_state = {s: sum(t.state == s for t in counted) for s in TrialState}
-    failures = [t.user_attrs.get(ATTR_FAILURE) for t in counted if t.state == TrialState.FAIL]
-    best = best_trials(trials, direction, k=1)
-    done = len(counted)
-    new = done - done_before
-    eta = elapsed / new * max(budget - done, 0) if new > 0 else None
-    return Progress(
-        budget=budget,
-        done=done,
-        complete=by_state[TrialState.COMPLETE],
-        pruned=by_state[TrialState.PRUNED],
-        failed=by_state[TrialState.FAIL],
-        running=sum(t.state == TrialState.RUNNING for t in trials),
-        diverged=failures.count("diverged"),
-        gradient_bugs=failures.count(GRADIENT_MISMATCH),
-        best_number=best[0].number if best else None,
-        best_value=best[0].value if best else None,
-        best_params=dict(best[0].params) if best else {},
-        elapsed=elapsed,
-        eta=eta,
-    )
+from sweeps.progress import Progress, Snapshot, TrialSummary, best_trials, progress
+from sweeps.result import SweepResult
 
 
 def fmt_seconds(s: float | None) -> str:
@@ -119,16 +58,15 @@ def status_line(p: Progress, metric: str) -> str:
     )
 
 
-def trial_line(t: FrozenTrial, metric: str) -> str:
+def trial_line(t: TrialSummary, metric: str) -> str:
     """One finished trial."""
-    if t.state == TrialState.COMPLETE:
+    if t.state == "COMPLETE":
         what = f"{metric}={t.value:.4g}"
-    elif t.state == TrialState.PRUNED:
-        steps = t.intermediate_values
-        what = f"pruned at epoch {max(steps)}" if steps else "pruned"
+    elif t.state == "PRUNED":
+        what = "pruned" if t.last_step is None else f"pruned at epoch {t.last_step}"
     else:
-        what = f"failed ({t.user_attrs.get(ATTR_FAILURE, 'error')})"
-    return f"trial {t.number} {t.state.name}: {what} | {fmt_params(t.params)}"
+        what = f"failed ({'error' if t.failure is None else t.failure})"
+    return f"trial {t.number} {t.state}: {what} | {fmt_params(t.params)}"
 
 
 class Display:
@@ -149,14 +87,10 @@ class Display:
         self.start = time.monotonic()
         self._seen: set[int] = set()
         self._done_before: int | None = None
-        self._live = None
-        self._last: Progress | None = None
+        self._live: Live | None = None
 
     def __enter__(self) -> Display:
         if self.tty:
-            from rich.console import Console
-            from rich.live import Live
-
             self._live = Live(console=Console(file=self.stream), refresh_per_second=2, transient=False)
             self._live.__enter__()
         return self
@@ -166,33 +100,30 @@ class Display:
             self._live.__exit__(None, None, None)
             self._live = None
 
-    def update(self, trials: Sequence[FrozenTrial]) -> Progress:
+    def update(self, snap: Snapshot) -> Progress:
         """Re-counts and redraws; prints a plain line for each newly finished trial."""
         if self._done_before is None:
-            self._done_before = len(accounted(trials))
-            self._seen = {t.number for t in trials if t.state.is_finished()}
+            self._done_before = len(snap.counted)
+            self._seen = {t.number for t in snap.trials if t.finished}
         p = progress(
-            trials,
+            snap,
             budget=self.budget,
             direction=self.direction,
             elapsed=time.monotonic() - self.start,
             done_before=self._done_before,
         )
-        fresh = [t for t in trials if t.state.is_finished() and t.number not in self._seen]
+        fresh = [t for t in snap.trials if t.finished and t.number not in self._seen]
         self._seen.update(t.number for t in fresh)
         if self._live is not None:
-            self._live.update(self._panel(p, fresh))
+            self._live.update(self._panel(p))
         else:
             for t in fresh:
                 print(trial_line(t, self.metric), file=self.stream, flush=True)
             if fresh:
                 print(status_line(p, self.metric), file=self.stream, flush=True)
-        self._last = p
         return p
 
-    def _panel(self, p: Progress, fresh: Sequence[FrozenTrial]):
-        from rich.table import Table
-
+    def _panel(self, p: Progress) -> Table:
         grid = Table.grid(padding=(0, 2))
         grid.add_row(
             "trials",
@@ -208,28 +139,17 @@ class Display:
         return grid
 
 
-def final_report(
-    trials: Sequence[FrozenTrial],
-    *,
-    budget: int,
-    metric: str,
-    direction: str,
-    elapsed: float,
-    parent_url: str | None,
-    stream: TextIO | None = None,
-) -> Progress:
-    """Prints the best trials, the counts, any gradient-bug warning and the parent run's URL."""
-    from rich.console import Console
-    from rich.table import Table
-
+def final_report(result: SweepResult, *, stream: TextIO | None = None) -> None:
+    """Prints the best trials, the counts, any divergence or gradient-bug warning and the parent
+    run's URL."""
     stream = stream or sys.stdout
     console = Console(file=stream, width=120, force_terminal=False if not stream.isatty() else None)
-    p = progress(trials, budget=budget, direction=direction, elapsed=elapsed)
+    metric, direction, p = result.metric, result.direction, result.progress
     table = Table(title=f"best trials by {metric} ({direction})")
     for col in ("trial", metric, "test_accuracy", "params"):
         table.add_column(col)
-    for t in best_trials(trials, direction):
-        acc = t.user_attrs.get(ATTR_TEST_ACCURACY)
+    for t in best_trials(result.snapshot.trials, direction):
+        acc = t.test_accuracy
         table.add_row(
             str(t.number), f"{t.value:.5g}", "-" if acc is None else f"{acc:.4f}", fmt_params(t.params)
         )
@@ -248,6 +168,5 @@ def final_report(
             "bad hyperparameter; run `bplab gradcheck` on the config",
             soft_wrap=True,
         )
-    if parent_url:
-        console.print(f"parent run: {parent_url}", soft_wrap=True)
-    return p
+    if result.parent_url:
+        console.print(f"parent run: {result.parent_url}", soft_wrap=True)

@@ -1,0 +1,89 @@
+"""The study's budget: global and exact, however many workers share it.
+
+Before each trial a worker takes the study lock, re-queued trials first, and asks for a new trial
+only while fewer than ``n_trials`` original trials exist. A retry (a re-queued trial, marked by
+Optuna's ``failed_trial`` system attribute) takes the place of the trial it repeats, so it is not
+counted twice. (Optuna's ``MaxTrialsCallback`` stops a worker only after a trial ends, so K workers
+could overshoot by K − 1: hence the lock.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from experiments.names import ATTR_BUDGET
+from experiments.process import process_identity
+from sweeps.study.handle import StudyHandle
+from sweeps.study.locks import study_lock
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def is_retry(trial: FrozenTrial) -> bool:
+    """A re-queued trial (by the heartbeat callback, the reaper or an interrupt) repeats another."""
+    return "failed_trial" in trial.system_attrs
+
+
+def retried_numbers(trials: Sequence[FrozenTrial]) -> set[int]:
+    """Numbers of the trials that a later trial repeats."""
+    out: set[int] = set()
+    for t in trials:
+        out.update(t.system_attrs.get("retry_history", []))
+    return out
+
+
+def originals(trials: Sequence[FrozenTrial]) -> int:
+    """How much of the budget is spent: trials that are not retries, in any state."""
+    return sum(not is_retry(t) for t in trials)
+
+
+def accounted(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """The finished trials that count: complete, pruned and failed, minus failures that were retried
+    (their retry stands for them)."""
+    superseded = retried_numbers(trials)
+    return [t for t in trials if t.state in FINISHED and t.number not in superseded]
+
+
+def is_done(trials: Sequence[FrozenTrial], budget: int) -> bool:
+    """The budget is spent and nothing is running or waiting."""
+    busy = any(t.state in (TrialState.RUNNING, TrialState.WAITING) for t in trials)
+    return not busy and originals(trials) >= budget
+
+
+def reserve(handle: StudyHandle) -> optuna.Trial | None:
+    """Takes the next trial under the study lock: a re-queued one first, else a new one while the
+    budget allows; ``None`` when neither. The trial is stamped with this process's host and pid."""
+    with study_lock(handle.url, handle.name):
+        trials = handle.study.get_trials(deepcopy=False)
+        waiting = any(t.state == TrialState.WAITING for t in trials)
+        budget = int(handle.study.user_attrs.get(ATTR_BUDGET, handle.budget))
+        if not waiting and originals(trials) >= budget:
+            return None
+        trial = handle.study.ask()  # pops a waiting trial when there is one
+        for key, value in process_identity().items():
+            trial.set_user_attr(key, value)
+        return trial
+
+
+def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queues a failed trial's params again, marked as a retry the way Optuna's own
+    ``RetryHeartbeatStaleTrialCallback`` marks it (``failed_trial``, ``retry_history``), but without
+    the failed trial's user attributes: its failure label and process belong to the attempt that failed.
+    """
+    history = [*trial.system_attrs.get("retry_history", []), trial.number]
+    system_attrs = {
+        **trial.system_attrs,
+        "failed_trial": trial.system_attrs.get("failed_trial", trial.number),
+    }
+    system_attrs["retry_history"] = history
+    study.add_trial(
+        optuna.create_trial(
+            state=TrialState.WAITING,
+            params=trial.params,
+            distributions=trial.distributions,
+            system_attrs=system_attrs,
+        )
+    )

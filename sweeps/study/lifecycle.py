@@ -1,0 +1,122 @@
+"""Creating, resuming and joining a study.
+
+The study holds everything a joining worker needs, in its user attributes: the resolved base config
+(``bplab.config``), the budget (``bplab.n_trials``), the MLflow tracking URI and the parent run id.
+So ``bplab worker`` needs nothing but the study's name and storage.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+import optuna
+
+from experiments.config import RunConfig
+from experiments.errors import BadInput
+from experiments.names import ATTR_BUDGET, ATTR_CONFIG, ATTR_PARENT, ATTR_SOURCE, ATTR_TRACKING
+from sweeps.space import SweepSpec, parse_sweep
+from sweeps.study.handle import StudyHandle
+from sweeps.study.locks import study_lock
+from sweeps.study.samplers import make_pruner, make_sampler
+from sweeps.study.storage import open_storage
+from sweeps.study.url import StorageURL
+
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _comparable(d: dict[str, Any]) -> dict[str, Any]:
+    """A config dict without the keys a resume may change (the budget and the time limit)."""
+    d = json.loads(json.dumps(d))
+    d.get("sweep", {}).pop("n_trials", None)
+    d.get("sweep", {}).pop("timeout", None)
+    return d
+
+
+def create_or_resume(
+    url: StorageURL,
+    name: str,
+    base: RunConfig,
+    spec: SweepSpec,
+    *,
+    tracking_uri: str,
+    heartbeat: int = 10,
+) -> StudyHandle:
+    """Creates the study once, or resumes it; races between processes starting together are safe.
+
+    Raises:
+      BadInput: the study exists with a different config (a resume must run the same sweep).
+    """
+    storage = open_storage(url, heartbeat=heartbeat)
+    with study_lock(url, name):
+        try:
+            study = optuna.create_study(
+                storage=storage,
+                study_name=name,
+                direction=spec.direction,
+                load_if_exists=True,
+            )
+        except optuna.exceptions.DuplicatedStudyError:  # another machine won the race: join it
+            study = optuna.load_study(study_name=name, storage=storage)
+        attrs = study.user_attrs
+        if ATTR_CONFIG in attrs:
+            if _comparable(attrs[ATTR_CONFIG]) != _comparable(base.to_dict()):
+                raise BadInput(
+                    f"{base.source}: study {name!r} already holds a different sweep; "
+                    "resume it with its own config or pick a new --study"
+                )
+            tracking_uri = attrs.get(ATTR_TRACKING, tracking_uri)
+        else:
+            study.set_user_attr(ATTR_CONFIG, base.to_dict())
+            study.set_user_attr(ATTR_SOURCE, base.source)
+            study.set_user_attr(ATTR_TRACKING, tracking_uri)
+        if study.direction.name.lower() != spec.direction:
+            raise BadInput(f"{base.source}: study {name!r} was created to {study.direction.name.lower()}")
+        study.set_user_attr(ATTR_BUDGET, spec.n_trials)  # the requested total: a resume may raise it
+    return StudyHandle(url, study, base, spec, spec.n_trials, tracking_uri, attrs.get(ATTR_PARENT))
+
+
+def load(url: StorageURL, name: str, *, heartbeat: int = 10, worker_index: int = 0) -> StudyHandle:
+    """Joins an existing study with nothing but its name and storage (``bplab worker``).
+
+    Raises:
+      BadInput: no such study, or one not created by ``bplab sweep``.
+    """
+    storage = open_storage(url, heartbeat=heartbeat)
+    try:
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        known = f"; known: {', '.join(names)}" if names else ""
+        raise BadInput(f"--study {name!r}: no such study in {url.redacted()}{known}") from None
+    attrs = study.user_attrs
+    if ATTR_CONFIG not in attrs:
+        raise BadInput(f"--study {name!r}: not a bplab sweep (no stored config); start it with `bplab sweep`")
+    base = RunConfig.from_dict(attrs[ATTR_CONFIG], attrs.get(ATTR_SOURCE, f"study {name}"))
+    spec = parse_sweep(base.sweep, base.source)
+    return with_sampler(
+        StudyHandle(
+            url,
+            study,
+            base,
+            spec,
+            int(attrs.get(ATTR_BUDGET, spec.n_trials)),
+            attrs.get(ATTR_TRACKING, ""),
+            attrs.get(ATTR_PARENT),
+        ),
+        worker_index=worker_index,
+    )
+
+
+def with_sampler(handle: StudyHandle, *, worker_index: int = 0) -> StudyHandle:
+    """Re-opens the study with this worker's sampler and pruner (Optuna does not store them)."""
+    max_epochs = handle.spec.max_epochs(handle.base.train.epochs)
+    handle.study = optuna.load_study(
+        study_name=handle.name,
+        storage=handle.study._storage,  # the same storage object, with its heartbeat settings
+        sampler=make_sampler(handle.spec, worker_index=worker_index),
+        pruner=make_pruner(handle.spec, max_epochs=max_epochs),
+    )
+    return handle

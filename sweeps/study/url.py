@@ -1,0 +1,65 @@
+"""Where a study lives: ``--storage``, else ``BPLAB_OPTUNA_STORAGE``, else a journal file here.
+
+- unset: a journal file ``optuna.journal`` in the working folder. Several local processes append to
+  it under a file lock, so a 4-worker sweep never meets SQLite's "database is locked".
+- ``postgresql://…`` (or ``postgresql+psycopg2://…``): Optuna's RDB storage with heartbeats, shared
+  by workers on many machines.
+- ``sqlite:///…`` and ``journal:PATH`` / ``PATH.journal`` are taken too (one machine only).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from experiments.errors import BadInput
+
+ENV_STORAGE = "BPLAB_OPTUNA_STORAGE"
+DEFAULT_JOURNAL = "optuna.journal"
+
+
+@dataclass(frozen=True)
+class StorageURL:
+    """A resolved storage: ``kind`` is ``journal``, ``sqlite`` or ``postgresql``; ``target`` is the
+    journal/database path or the database URL."""
+
+    kind: str
+    target: str
+
+    @property
+    def heartbeat_capable(self) -> bool:
+        """Only the RDB storage on a server records heartbeats across machines."""
+        return self.kind == "postgresql"
+
+    def redacted(self) -> str:
+        """The URL without its password, for tags and messages."""
+        return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.target)
+
+
+def resolve_storage(storage: str | None, *, cwd: Path | None = None) -> StorageURL:
+    """``--storage``, else ``BPLAB_OPTUNA_STORAGE``, else a journal file in the working folder.
+
+    Raises:
+      BadInput: a URL of a kind Optuna cannot share between processes here (e.g. ``mysql://``).
+    """
+    cwd = cwd or Path.cwd()
+    text = storage or os.environ.get(ENV_STORAGE) or ""
+    if not text:
+        return StorageURL("journal", str(cwd / DEFAULT_JOURNAL))
+    if text.startswith("journal:"):
+        return StorageURL("journal", str((cwd / text.removeprefix("journal:")).resolve()))
+    if text.startswith(("postgresql://", "postgres://")):
+        # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the driver we ship is psycopg2.
+        return StorageURL("postgresql", "postgresql+psycopg2://" + text.split("://", 1)[1])
+    if text.startswith("postgresql+"):
+        return StorageURL("postgresql", text)
+    if text.startswith("sqlite:///"):
+        path = text.removeprefix("sqlite:///")
+        return StorageURL("sqlite", "sqlite:///" + str((cwd / path).resolve()))
+    if "://" not in text and text.endswith(".journal"):
+        return StorageURL("journal", str((cwd / text).resolve()))
+    raise BadInput(
+        f"--storage {text!r}: expected a postgresql:// URL, sqlite:///PATH, or a PATH.journal file"
+    )

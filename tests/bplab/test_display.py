@@ -1,0 +1,36 @@
+"""The sweep's plain-text lines: params, the status line, a finished trial."""
+
+from __future__ import annotations
+
+from bplab.display import fmt_params, fmt_seconds, status_line, trial_line
+from sweeps.progress import Snapshot, TrialSummary, progress
+
+
+def test_params_read_like_the_config():
+    params = {"lr": 0.51234, "n_layers": 2, "width_1": 30, "width_2": 20, "init": "scaled"}
+    assert fmt_params(params) == "lr=0.5123 hidden=[30, 20] init=scaled"
+    assert fmt_params({}) == "-"
+
+
+def test_seconds():
+    assert (fmt_seconds(None), fmt_seconds(5.4), fmt_seconds(75)) == ("?", "5s", "1m15s")
+
+
+def test_status_line_before_any_trial_completes():
+    snap = Snapshot((TrialSummary(0, "FAIL"),), frozenset({0}))
+    line = status_line(progress(snap, budget=3, direction="minimize", elapsed=1.0), "val_loss")
+    assert "no complete trial yet" in line and "1/3 done" in line
+
+
+def test_trial_lines_say_how_each_trial_ended():
+    lr = {"lr": 0.5}
+    assert trial_line(TrialSummary(1, "COMPLETE", 0.25, lr), "val_loss") == (
+        "trial 1 COMPLETE: val_loss=0.25 | lr=0.5"
+    )
+    assert trial_line(TrialSummary(2, "PRUNED", params=lr, last_step=3), "val_loss") == (
+        "trial 2 PRUNED: pruned at epoch 3 | lr=0.5"
+    )
+    assert trial_line(TrialSummary(3, "FAIL", params=lr, failure="diverged"), "val_loss") == (
+        "trial 3 FAIL: failed (diverged) | lr=0.5"
+    )
+    assert trial_line(TrialSummary(4, "FAIL", params=lr), "m").endswith("failed (error) | lr=0.5")
