@@ -8,9 +8,12 @@ from backprop_core.activations import ACTIVATIONS, Activation, get_activation
 from backprop_core.autodiff import autodiff_grads, autodiff_output_errors
 from backprop_core.compare import Agreement, agreement, compare_grads, max_rel_err, overall_agreement
 from backprop_core.costs import COSTS, Cost, get_cost
+from backprop_core.evaluation import evaluate
+from backprop_core.metrics import EpochMetrics, StepStats
 from backprop_core.network import (
     Backward,
     Cache,
+    UnitMasks,
     backward,
     batch_cost,
     batch_weights,
@@ -21,11 +24,11 @@ from backprop_core.network import (
     predict,
     resolve,
 )
+from backprop_core.padding import init_padded_params, pad_params, unit_masks, unpad_params
 from backprop_core.params import INITS, Params, count_params, init_params, layer_sizes
+from backprop_core.population import population_epoch, population_evaluate, stack_params, unstack_params
 from backprop_core.precision import DTYPES, precision
 from backprop_core.train import (
-    EpochMetrics,
-    StepStats,
     epoch_batches,
     loss_and_grads,
     sgd_step,
@@ -46,6 +49,7 @@ __all__ = [
     "EpochMetrics",
     "Params",
     "StepStats",
+    "UnitMasks",
     "agreement",
     "autodiff_grads",
     "autodiff_output_errors",
@@ -55,9 +59,11 @@ __all__ = [
     "compare_grads",
     "count_params",
     "epoch_batches",
+    "evaluate",
     "forward",
     "get_activation",
     "get_cost",
+    "init_padded_params",
     "init_params",
     "layer_names",
     "layer_sizes",
@@ -65,11 +71,18 @@ __all__ = [
     "manual_grads",
     "max_rel_err",
     "overall_agreement",
+    "pad_params",
     "per_sample_costs",
+    "population_epoch",
+    "population_evaluate",
     "precision",
     "predict",
     "resolve",
     "sgd_step",
     "sgd_update",
+    "stack_params",
     "train_epoch",
+    "unit_masks",
+    "unpad_params",
+    "unstack_params",
 ]

@@ -41,8 +41,9 @@ def init_params(key: Array, sizes: Sequence[int], *, init: str = "normal", dtype
     params = []
     for n_in, n_out, layer_key in zip(sizes[:-1], sizes[1:], jax.random.split(key, len(sizes) - 1)):
         w_key, b_key = jax.random.split(layer_key)
-        scale = 1.0 if init == "normal" else 1.0 / jnp.sqrt(n_in)
-        W = scale * jax.random.normal(w_key, (n_out, n_in), dtype)
+        W = jax.random.normal(w_key, (n_out, n_in), dtype)
+        if init == "scaled":  # not ``1.0 * W`` for "normal": an eager op compiles once per shape
+            W = (1.0 / jnp.sqrt(n_in)) * W
         b = jax.random.normal(b_key, (n_out,), dtype)
         params.append((W.astype(dtype), b))
     return tuple(params)

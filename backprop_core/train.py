@@ -8,22 +8,26 @@ The last, partial mini-batch: the shuffled indices are padded up to a whole numb
 a 0/1 mask marks the padding. A masked sample has weight zero in the batch mean (see
 :func:`backprop_core.network.batch_weights`), so the padded batch yields exactly the gradient of the
 smaller batch, and every step, the last one too, has the same shapes: one compiled program.
+
+Unit masks (``unit_masks``, see :mod:`backprop_core.padding`) do the same for widths: nets padded to
+one width share one compiled program, and the masks, being traced arrays, never recompile it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from backprop_core.activations import Activation
 from backprop_core.costs import Cost
+from backprop_core.metrics import EpochMetrics, StepStats, saturation
 from backprop_core.network import (
     Backward,
     Cache,
+    UnitMasks,
     backward,
     batch_weights,
     forward,
@@ -37,43 +41,6 @@ Array = jax.Array
 GradMode = str | Callable[..., Backward]
 
 
-class StepStats(NamedTuple):
-    """What one step measures, before its update.
-
-    Attributes:
-      loss: the batch cost.
-      grad_norm_W: ``‖∂C/∂W^l‖_F`` per layer, shape ``(L,)``.
-      grad_norm_b: ``‖∂C/∂b^l‖`` per layer, shape ``(L,)``.
-      saturation: per layer, the share of (sample, unit) pairs with ``σ'(z) < 0.01 · max σ'``.
-    """
-
-    loss: Array
-    grad_norm_W: Array
-    grad_norm_b: Array
-    saturation: Array
-
-
-class EpochMetrics(NamedTuple):
-    """An epoch's metrics: ``train_loss`` is the mean per-sample cost over the epoch's samples, the
-    other fields are the means of the steps' :class:`StepStats` fields."""
-
-    train_loss: Array
-    grad_norm_W: Array
-    grad_norm_b: Array
-    saturation: Array
-
-
-def saturation(cache: Cache, weights: Array, *, activation: Activation, output: Activation) -> Array:
-    """Per layer, the weighted share of units whose ``σ'`` is below 1% of its maximum."""
-    acts = cache.activations[1:]
-    shares = []
-    for l, a in enumerate(acts, start=1):
-        act = output if l == len(acts) else activation
-        saturated = (act.prime(a) < 0.01 * act.max_prime).astype(a.dtype)
-        shares.append(weights @ jnp.mean(saturated, axis=1))
-    return jnp.stack(shares)
-
-
 def loss_and_grads(
     params: Params,
     x: Array,
@@ -83,12 +50,17 @@ def loss_and_grads(
     activation: str | Activation,
     cost: str | Cost,
     grad: GradMode,
+    unit_masks: UnitMasks | None = None,
 ) -> tuple[Array, Params, Cache]:
-    """The batch cost, its gradient by the chosen mode, and the forward cache."""
+    """The batch cost, its gradient by the chosen mode, and the forward cache.
+
+    A custom ``grad`` callable is passed ``unit_masks=`` only when masks are given, so backward
+    passes written before masks existed (the fault seam's copies) keep working unmasked.
+    """
     act, out, cost = resolve(activation, cost)
 
     def cost_and_cache(p):
-        _, cache = forward(p, x, activation=act, output=out)
+        _, cache = forward(p, x, activation=act, output=out, unit_masks=unit_masks)
         return weights @ per_sample_costs(cache, y, cost), cache
 
     if grad == "autodiff":
@@ -98,7 +70,8 @@ def loss_and_grads(
     if not callable(backward_fn):
         raise ValueError(f"unknown grad mode {grad!r}; choose 'manual' or 'autodiff'")
     loss, cache = cost_and_cache(params)
-    grads = backward_fn(params, cache, y, activation=act, cost=cost, weights=weights).grads
+    masks = {} if unit_masks is None else {"unit_masks": unit_masks}
+    grads = backward_fn(params, cache, y, activation=act, cost=cost, weights=weights, **masks).grads
     return loss, grads, cache
 
 
@@ -107,15 +80,17 @@ def sgd_update(params: Params, grads: Params, lr: Array) -> Params:
     return jax.tree.map(lambda p, g: p - jnp.asarray(lr, p.dtype) * g, params, grads)
 
 
-def _step(params, x, y, mask, lr, *, activation, cost, grad) -> tuple[Params, StepStats]:
+def _step(params, x, y, mask, lr, *, activation, cost, grad, unit_masks) -> tuple[Params, StepStats]:
     act, out, cost = resolve(activation, cost)
     weights = batch_weights(x, mask)
-    loss, grads, cache = loss_and_grads(params, x, y, weights, activation=act, cost=cost, grad=grad)
+    loss, grads, cache = loss_and_grads(
+        params, x, y, weights, activation=act, cost=cost, grad=grad, unit_masks=unit_masks
+    )
     stats = StepStats(
         loss=loss,
         grad_norm_W=jnp.stack([jnp.linalg.norm(gW) for gW, _ in grads]),
         grad_norm_b=jnp.stack([jnp.linalg.norm(gb) for _, gb in grads]),
-        saturation=saturation(cache, weights, activation=act, output=out),
+        saturation=saturation(cache, weights, activation=act, output=out, unit_masks=unit_masks),
     )
     return sgd_update(params, grads, lr), stats
 
@@ -131,9 +106,11 @@ def sgd_step(
     cost: str | Cost = "quadratic",
     grad: GradMode = "manual",
     mask: Array | None = None,
+    unit_masks: UnitMasks | None = None,
 ) -> tuple[Params, StepStats]:
-    """One SGD step on one mini-batch; ``lr`` is traced, so changing it does not recompile."""
-    return _step(params, x, y, mask, lr, activation=activation, cost=cost, grad=grad)
+    """One SGD step on one mini-batch; ``lr`` and ``unit_masks`` are traced: changing them does not
+    recompile."""
+    return _step(params, x, y, mask, lr, activation=activation, cost=cost, grad=grad, unit_masks=unit_masks)
 
 
 def epoch_batches(key: Array, n: int, batch_size: int) -> tuple[Array, Array]:
@@ -160,6 +137,7 @@ def train_epoch(
     activation: str | Activation = "sigmoid",
     cost: str | Cost = "quadratic",
     grad: GradMode = "manual",
+    unit_masks: UnitMasks | None = None,
 ) -> tuple[Params, EpochMetrics]:
     """One shuffled epoch of mini-batch SGD as a single ``lax.scan``.
 
@@ -171,6 +149,8 @@ def train_epoch(
       batch_size: mini-batch size; ``n`` need not be a multiple of it (see the module docstring).
       activation, cost: as in :func:`backprop_core.manual_grads`.
       grad: ``"manual"`` (BP1–BP4) or ``"autodiff"`` (``jax.grad``).
+      unit_masks: optional ``(m^1, …, m^{L−1})`` marks of real hidden units of padded ``params``
+        (traced: nets padded to one shape share the compiled epoch whatever their true widths).
 
     Returns:
       The new params and the epoch's :class:`EpochMetrics`.
@@ -182,7 +162,9 @@ def train_epoch(
 
     def body(p, batch):
         xb, yb, mask = batch
-        p, stats = _step(p, xb, yb, mask, lr, activation=activation, cost=cost, grad=grad)
+        p, stats = _step(
+            p, xb, yb, mask, lr, activation=activation, cost=cost, grad=grad, unit_masks=unit_masks
+        )
         return p, (stats, jnp.sum(mask))
 
     params, (stats, counts) = jax.lax.scan(body, params, (xs, ys, masks))

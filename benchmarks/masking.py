@@ -9,7 +9,9 @@ empty; the persistent compilation cache is switched off)::
 The net is ``[64, w, 10]``, sigmoid + quadratic, manual gradients, batch 10, on digits-sized random
 data (1200 × 64, one-hot over 10 classes); 16 true widths ``w`` from 32 to 256. Parts:
   a. cold: 16 unpadded widths, each its own compiled epoch; wall time of all 16 runs incl. compile.
-  b. cold: the same 16 trials padded to 256 under unit masks: one compiled epoch.
+  b. cold: the same 16 trials padded to 256 under unit masks: one compiled epoch. Twice, each in a
+     fresh interpreter: initialised by ``init_params`` then ``pad_params`` (the random draws
+     compile once per width), and by ``init_padded_params`` (the same weights, one program).
   c. b again in the same process (warm).
   d. warm: a population of the 16 (one vmapped program) against c's 16 sequential masked trials.
   e. warm: seconds per epoch of a true width padded to ``P`` over the unpadded true width
@@ -55,18 +57,25 @@ def _setup():
     return x.block_until_ready(), y.block_until_ready()
 
 
-def run_trials(x, y, widths, *, padded: int | None, epochs: int) -> tuple[float, float]:
-    """Seconds to train one trial per width, one after the other (``padded``: under unit masks)."""
+def run_trials(x, y, widths, *, padded: int | None, epochs: int, one_init=True) -> tuple[float, float]:
+    """Seconds to train one trial per width, one after the other (``padded``: under unit masks;
+    ``one_init``: initialised by ``init_padded_params``, else by ``init_params`` + ``pad_params``)."""
     import jax
 
     import backprop_core as bc
 
     clock = Clock()
     for w in widths:
-        params = bc.init_params(jax.random.key(w), (N_IN, w, N_OUT))
-        masks = None
-        if padded is not None:
-            params, masks = bc.pad_params(params, (padded,)), bc.unit_masks((w,), (padded,))
+        key, sizes, masks = jax.random.key(w), (N_IN, w, N_OUT), None
+        if padded is None:
+            params = bc.init_params(key, sizes)
+        else:
+            params = (
+                bc.init_padded_params(key, sizes, (padded,))
+                if one_init
+                else bc.pad_params(bc.init_params(key, sizes), (padded,))
+            )
+            masks = bc.unit_masks((w,), (padded,))
         for key in jax.random.split(jax.random.key(1), epochs):
             params, m = bc.train_epoch(params, x, y, key, lr=LR, batch_size=BATCH, unit_masks=masks)
             float(m.train_loss)  # fetched once per epoch, as a tracked run does
@@ -82,7 +91,7 @@ def run_population(x, y, widths, *, epochs: int) -> tuple[float, float]:
 
     clock = Clock()
     params_K = bc.stack_params(
-        [bc.pad_params(bc.init_params(jax.random.key(w), (N_IN, w, N_OUT)), (PADDED,)) for w in widths]
+        [bc.init_padded_params(jax.random.key(w), (N_IN, w, N_OUT), (PADDED,)) for w in widths]
     )
     masks_K = bc.stack_params([bc.unit_masks((w,), (PADDED,)) for w in widths])
     lr_K, active_K = jnp.full((len(widths),), LR), jnp.ones((len(widths),), bool)
@@ -128,6 +137,12 @@ def part(name: str, epochs: int) -> dict:
     x, y = _setup()
     if name == "a":
         return {"a_unpadded_cold_s": run_trials(x, y, WIDTHS, padded=None, epochs=epochs)}
+    if name == "b_eager_init":
+        return {
+            "b_masked_cold_eager_init_s": run_trials(
+                x, y, WIDTHS, padded=PADDED, epochs=epochs, one_init=False
+            )
+        }
     if name == "bcd":
         b = run_trials(x, y, WIDTHS, padded=PADDED, epochs=epochs)
         c = run_trials(x, y, WIDTHS, padded=PADDED, epochs=epochs)
@@ -156,7 +171,7 @@ def main(argv=None) -> None:
         print(json.dumps(part(args.part, args.epochs)))
         return
     results: dict = {}
-    for name in ("a", "bcd", "e"):  # a fresh interpreter each: an empty jit cache
+    for name in ("a", "b_eager_init", "bcd", "e"):  # a fresh interpreter each: an empty jit cache
         cmd = [sys.executable, "-m", "benchmarks.masking", "--part", name, "--epochs", str(args.epochs)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
         results |= json.loads(out.strip().splitlines()[-1])
@@ -165,7 +180,8 @@ def main(argv=None) -> None:
     print(f"{'part':<52}{'wall s':>10}{'CPU s':>10}")
     rows = [
         ("a  16 unpadded programs, cold (incl. compile)", "a_unpadded_cold_s"),
-        ("b  1 masked program at 256, cold (incl. compile)", "b_masked_cold_s"),
+        ("b  1 masked program at 256, cold, init_params+pad", "b_masked_cold_eager_init_s"),
+        ("b  1 masked program at 256, cold, init_padded", "b_masked_cold_s"),
         ("c  1 masked program at 256, warm", "c_masked_warm_s"),
         ("d  16 masked trials one after the other, warm", "d_sequential_warm_s"),
         ("d  population of 16 at 256 (vmap), warm", "d_population_warm_s"),

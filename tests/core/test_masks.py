@@ -1,0 +1,260 @@
+"""Unit masks: a net padded to wider hidden layers, its padding masked, is the small net exactly.
+
+Tolerances, both for the manual (BP1–BP4) and the autodiff gradients: the padded net's cost and the
+real entries of its gradients agree with the unpadded net's to a normwise relative error of
+``1e-12`` in float64 and ``1e-5`` in float32 (padding only changes how XLA blocks the sums of a
+matrix product, i.e. rounding), and its padded entries are exactly zero. Whole epochs agree to the
+same tolerances, and padded weights stay exactly 0.
+"""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from backprop_core import (
+    ACTIVATIONS,
+    COSTS,
+    agreement,
+    autodiff_grads,
+    autodiff_output_errors,
+    backward,
+    batch_cost,
+    batch_weights,
+    evaluate,
+    forward,
+    init_padded_params,
+    init_params,
+    layer_sizes,
+    manual_grads,
+    pad_params,
+    precision,
+    resolve,
+    sgd_step,
+    train_epoch,
+    unit_masks,
+    unpad_params,
+)
+from backprop_core.metrics import saturation
+from backprop_core.padding import _init_padded
+
+TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
+N_IN, N_OUT = 4, 3
+# (true hidden widths, padded hidden widths) for 1 to 3 hidden layers; width-1 layers included.
+WIDTHS = {1: ((3,), (7,)), 2: ((5, 1), (8, 6)), 3: ((1, 4, 3), (5, 9, 4))}
+GRADS = {"manual": manual_grads, "autodiff": autodiff_grads}
+
+
+@pytest.fixture(autouse=True)
+def _no_silent_broadcasting():
+    with jax.numpy_rank_promotion("raise"):
+        yield
+
+
+def problem(seed, depth, cost, dtype, *, batch=7):
+    """Unpadded params, their padded copy, the masks, inputs and targets."""
+    true, padded = WIDTHS[depth]
+    sizes = (N_IN, *true, N_OUT)
+    k_params, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
+    params = init_params(k_params, sizes, dtype=dtype)
+    x = jax.random.normal(k_x, (batch, N_IN), dtype)
+    if cost == "softmax_cross_entropy":
+        y = jax.nn.one_hot(jax.random.randint(k_y, (batch,), 0, N_OUT), N_OUT, dtype=dtype)
+    else:
+        y = jax.random.uniform(k_y, (batch, N_OUT), dtype)
+    return params, pad_params(params, padded), unit_masks(true, padded, dtype), sizes, x, y
+
+
+def rel_err(a, b) -> float:
+    """Normwise relative error of two pytrees flattened into one vector."""
+    flat = [jnp.concatenate([jnp.ravel(leaf) for leaf in jax.tree.leaves(t)]) for t in (a, b)]
+    return float(agreement(*flat).rel_err)
+
+
+def assert_padding_is_zero(padded_tree, true_tree, widths):
+    """Every entry of ``padded_tree`` outside the corners that hold ``true_tree`` is exactly 0."""
+    corner = pad_params(jax.tree.map(jnp.ones_like, true_tree), widths)
+    for leaf, inside in zip(jax.tree.leaves(padded_tree), jax.tree.leaves(corner)):
+        outside = np.asarray(leaf)[np.asarray(inside) == 0]
+        assert np.array_equal(outside, np.zeros_like(outside)), "padding moved off 0"
+
+
+CASES = list(itertools.product(("float64", "float32"), WIDTHS, ACTIVATIONS, COSTS, GRADS))
+
+
+@pytest.mark.parametrize(("dtype", "depth", "activation", "cost", "grad"), CASES)
+def test_padded_net_has_the_small_nets_cost_and_gradients(dtype, depth, activation, cost, grad):
+    seed = zlib.crc32(repr((depth, activation, cost)).encode())
+    with precision(dtype) as dt:
+        params, padded, masks, _, x, y = problem(seed, depth, cost, dt)
+        widths = WIDTHS[depth][1]
+        kw = {"activation": activation, "cost": cost}
+
+        small_cost = batch_cost(params, x, y, **kw)
+        padded_cost = batch_cost(padded, x, y, unit_masks=masks, **kw)
+        assert abs(float(padded_cost - small_cost)) <= TOLERANCE[dtype] * abs(float(small_cost))
+
+        small = GRADS[grad](params, x, y, **kw)
+        big = GRADS[grad](padded, x, y, unit_masks=masks, **kw)
+        assert all(g.dtype == dt for g in jax.tree.leaves(big))
+        assert rel_err(unpad_params(big, layer_sizes(params)), small) <= TOLERANCE[dtype]
+        assert_padding_is_zero(big, params, widths)
+
+
+@pytest.mark.parametrize(("activation", "cost"), list(itertools.product(ACTIVATIONS, COSTS)))
+def test_masked_deltas_equal_autodiff_and_vanish_on_padding(activation, cost):
+    """BP2 with ``⊙ m^l``: the manual δ^l of the padded net are autodiff's ∂C/∂z^l, 0 on padding."""
+    with precision("float64") as dt:
+        params, padded, masks, _, x, y = problem(4, 3, cost, dt)
+        act, out, c = resolve(activation, cost)
+        _, cache = forward(padded, x, activation=act, output=out, unit_masks=masks)
+        weights = batch_weights(x, None)
+        deltas = backward(padded, cache, y, activation=act, cost=c, weights=weights, unit_masks=masks).deltas
+        expected = autodiff_output_errors(padded, x, y, activation=activation, cost=cost, unit_masks=masks)
+        small = autodiff_output_errors(params, x, y, activation=activation, cost=cost)
+        for delta, dC_dz, d_small, m in zip(deltas, expected, small, (*masks, None)):
+            np.testing.assert_allclose(delta, dC_dz, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(delta[:, : d_small.shape[1]], d_small, rtol=1e-12, atol=1e-14)
+            if m is not None:  # exactly 0 on padded units
+                assert not np.any(np.asarray(delta)[:, np.asarray(m) == 0])
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_the_mask_not_the_zero_padding_does_the_work(activation):
+    """Garbage in the padded weights changes nothing: the masks alone hide the padding."""
+    with precision("float64") as dt:
+        params, padded, masks, sizes, x, y = problem(9, 2, "quadratic", dt)
+        noise = jax.tree.map(lambda p: jax.random.normal(jax.random.key(p.size), p.shape, dt), padded)
+        corner = pad_params(jax.tree.map(jnp.ones_like, params), WIDTHS[2][1])
+        garbage = jax.tree.map(lambda p, n, c: jnp.where(c == 1, p, n), padded, noise, corner)
+        kw = {"activation": activation, "cost": "quadratic", "unit_masks": masks}
+        for fn in (manual_grads, autodiff_grads):
+            grads = fn(garbage, x, y, **kw)
+            assert rel_err(unpad_params(grads, sizes), fn(params, x, y, activation=activation)) <= 1e-12
+            assert_padding_is_zero(grads, params, WIDTHS[2][1])
+
+
+EPOCH_CASES = [
+    ("float64", "sigmoid", "quadratic", "manual"),
+    ("float64", "tanh", "cross_entropy", "autodiff"),
+    ("float64", "relu", "softmax_cross_entropy", "manual"),
+    ("float32", "sigmoid", "cross_entropy", "autodiff"),
+    ("float32", "tanh", "quadratic", "manual"),
+    ("float32", "relu", "quadratic", "autodiff"),
+]
+
+
+@pytest.mark.parametrize(("dtype", "activation", "cost", "grad"), EPOCH_CASES)
+def test_masked_epochs_train_the_small_net(dtype, activation, cost, grad):
+    """Three whole epochs (a partial last batch included): same params and EpochMetrics, padding 0."""
+    with precision(dtype) as dt:
+        params, padded, masks, sizes, _, _ = problem(1, 3, cost, dt)
+        _, _, _, _, x, y = problem(2, 3, cost, dt, batch=45)
+        kw = {"lr": 0.3, "batch_size": 10, "activation": activation, "cost": cost, "grad": grad}
+        for key in jax.random.split(jax.random.key(3), 3):
+            params, small = train_epoch(params, x, y, key, **kw)
+            padded, big = train_epoch(padded, x, y, key, unit_masks=masks, **kw)
+            for name in small._fields:
+                s, b = getattr(small, name), getattr(big, name)
+                np.testing.assert_allclose(b, s, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype], err_msg=name)
+        assert rel_err(unpad_params(padded, sizes), params) <= TOLERANCE[dtype]
+        assert_padding_is_zero(padded, params, WIDTHS[3][1])
+
+
+def test_saturation_counts_real_units_only():
+    """Masked sigmoid units output 0, where σ' = 0: counted, they would read as saturated."""
+    params, padded, masks, _, x, y = problem(0, 1, "quadratic", jnp.float32)
+    _, calm = train_epoch(params, 0.01 * x, y, jax.random.key(0), lr=0.1, batch_size=7)
+    _, masked = train_epoch(padded, 0.01 * x, y, jax.random.key(0), lr=0.1, batch_size=7, unit_masks=masks)
+    assert float(masked.saturation[0]) == float(calm.saturation[0]) == 0.0
+    # What the mask weighting prevents: the padded units' share, 4 of 7, counted as saturated.
+    act, out, _ = resolve("sigmoid", "quadratic")
+    _, cache = forward(padded, 0.01 * x, activation=act, output=out, unit_masks=masks)
+    weights = batch_weights(x, None)
+    every_unit = saturation(cache, weights, activation=act, output=out)
+    assert float(every_unit[0]) == pytest.approx(4 / 7)
+    assert float(saturation(cache, weights, activation=act, output=out, unit_masks=masks)[0]) == 0.0
+
+
+def test_new_masks_reuse_the_compiled_epoch_and_step():
+    """Different true widths under one padded shape (and new rates) do not recompile."""
+    x = jax.random.normal(jax.random.key(1), (40, N_IN))
+    y = jax.random.uniform(jax.random.key(2), (40, N_OUT))
+    padded_widths = (16, 12)
+    kw = {"batch_size": 8, "activation": "tanh"}
+    base = pad_params(init_params(jax.random.key(0), (N_IN, 16, 12, N_OUT)), padded_widths)
+    train_epoch(base, x, y, jax.random.key(0), lr=0.1, unit_masks=unit_masks((16, 12), padded_widths), **kw)
+    sgd_step(base, x, y, lr=0.1, activation="tanh", unit_masks=unit_masks((16, 12), padded_widths))
+    epochs, steps = train_epoch._cache_size(), sgd_step._cache_size()
+    for seed, (true, lr) in enumerate([((3, 5), 0.2), ((16, 1), 0.5), ((9, 12), 3.0)]):
+        params = pad_params(init_params(jax.random.key(seed), (N_IN, *true, N_OUT)), padded_widths)
+        masks = unit_masks(true, padded_widths)
+        train_epoch(params, x, y, jax.random.key(seed), lr=lr, unit_masks=masks, **kw)
+        sgd_step(params, x, y, lr=lr, activation="tanh", unit_masks=masks)
+    assert train_epoch._cache_size() == epochs
+    assert sgd_step._cache_size() == steps
+
+
+@pytest.mark.parametrize("classification", [True, False])
+def test_evaluate_a_padded_net(classification):
+    params, padded, masks, _, x, y = problem(5, 2, "softmax_cross_entropy", jnp.float32, batch=30)
+    kw = {"activation": "relu", "cost": "softmax_cross_entropy", "classification": classification}
+    loss, acc = evaluate(params, x, y, **kw)
+    padded_loss, padded_acc = evaluate(padded, x, y, unit_masks=masks, **kw)
+    np.testing.assert_allclose(padded_loss, loss, rtol=TOLERANCE["float32"])
+    if classification:
+        hits = jnp.argmax(forward(params, x, activation="relu", output=resolve("relu", kw["cost"])[1])[0], 1)
+        assert float(acc) == float(jnp.mean(hits == jnp.argmax(y, 1))) == float(padded_acc)
+    else:
+        assert np.isnan(acc) and np.isnan(padded_acc)
+
+
+def test_evaluate_one_output_unit_thresholds_at_a_half():
+    params = ((jnp.array([[1.0]]), jnp.array([0.0])),)
+    x = jnp.array([[-2.0], [-1.0], [1.0], [3.0]])
+    y = jnp.array([[0.0], [1.0], [1.0], [1.0]])
+    _, acc = evaluate(params, x, y, activation="sigmoid", cost="quadratic", classification=True)
+    assert float(acc) == 0.75
+
+
+def test_pad_unpad_and_masks():
+    params = init_params(jax.random.key(0), (3, 2, 4, 1))
+    padded = pad_params(params, (5, 6))
+    assert layer_sizes(padded) == (3, 5, 6, 1)
+    for p, q in zip(jax.tree.leaves(unpad_params(padded, (3, 2, 4, 1))), jax.tree.leaves(params)):
+        assert np.array_equal(p, q)
+    masks = unit_masks((2, 4), (5, 6), jnp.float32)
+    assert [m.tolist() for m in masks] == [[1, 1, 0, 0, 0], [1, 1, 1, 1, 0, 0]]
+    assert masks[0].dtype == jnp.float32
+    with pytest.raises(ValueError, match="do not fit"):
+        pad_params(params, (1, 6))
+    with pytest.raises(ValueError, match="hidden layers"):
+        unit_masks((2, 4), (5,))
+    with pytest.raises(ValueError, match="not a net padded"):
+        unpad_params(padded, (3, 2, 4, 2))
+
+
+@pytest.mark.parametrize("init", ["normal", "scaled"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_padded_init_is_the_padded_small_init_in_one_program(dtype, init):
+    """Bit for bit ``pad_params(init_params(…))``, and one compile for every width of a depth."""
+    with precision(dtype) as dt:
+        for _, padded in WIDTHS.values():
+            compiled = None
+            for seed, true in enumerate([(1, 1, 1), (2, 5, 4), padded]):
+                sizes = (N_IN, *(min(t, p) for t, p in zip(true, padded)), N_OUT)
+                raw = (jax.random.PRNGKey(seed),) if seed == 0 else ()
+                for key in (jax.random.key(seed), *raw):  # typed keys, and once a raw key
+                    expected = pad_params(init_params(key, sizes, init=init, dtype=dt), padded)
+                    got = init_padded_params(key, sizes, padded, init=init, dtype=dt)
+                    for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+                        assert g.dtype == e.dtype and np.array_equal(g, e), (sizes, init)
+                compiled = compiled or _init_padded._cache_size()
+            assert _init_padded._cache_size() == compiled  # new widths, no new program
+    with pytest.raises(ValueError, match="do not fit"):
+        init_padded_params(jax.random.key(0), (3, 8, 2), (5,))
