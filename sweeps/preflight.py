@@ -27,7 +27,7 @@ def check_space_fits(cfg: RunConfig, spec: SweepSpec, *, workers: int) -> None:
     except BadInput as e:
         raise BadInput(f"{cfg.source}: {e}") from None
     widest = [int(spec.space.width.high)] * int(spec.space.n_layers.high)
-    batch = max(spec.space.batch_size or (cfg.train.batch_size,))
+    batch = spec.space.largest_batch(cfg.train.batch_size)
     check_run_fits(
         cfg,
         ds,
