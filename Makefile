@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# Everything that starts no service, subprocess or browser (the `integration` marker): under 90 s on 2 cores.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not integration"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

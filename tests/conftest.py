@@ -1,5 +1,156 @@
-"""Shared test settings: implicit rank promotion is an error (the classic silent-broadcast bug)."""
+"""Settings, fixtures and the ``integration`` marker shared by every test folder.
+
+Implicit rank promotion is an error (the classic silent-broadcast bug). The plain helpers live in
+:mod:`tests.support` and are re-exported here, so ``from tests.conftest import bplab`` works.
+
+``integration`` marks every test that starts a service, a subprocess or a browser; ``make test-fast``
+deselects them. A test is marked when it lives in ``tests/service/``, when its module says
+``pytestmark = pytest.mark.integration``, when it uses a conftest fixture of :data:`SPAWNING_FIXTURES`,
+or when its code (or a same-module function or fixture it calls) uses :data:`SPAWNING_HELPERS`,
+``subprocess`` or playwright.
+"""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
 import jax
+import pytest
+
+from tests.support.postgres import Databases, Server, session_server, stop_session_server
+from tests.support.processes import (
+    BPLAB,
+    REPO,
+    BplabProcs,
+    Procs,
+    bplab,
+    clean_env,
+    free_port,
+    http_status,
+    run_bplab,
+    session_jax_cache,
+    wait_for,
+)
+
+__all__ = [
+    "BPLAB", "REPO", "Databases", "Procs", "Server", "bplab", "clean_env", "free_port", "http_status",
+    "run_bplab", "wait_for",
+]  # fmt: skip
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+INTEGRATION_FOLDERS = ("service",)
+# Conftest fixtures that start a process or a server, or exist only for tests that do.
+SPAWNING_FIXTURES = frozenset({"procs", "env", "jax_cache", "pg_server", "pg_url", "databases"})
+# Helpers whose use in a test's code (resolved in its module) means it runs a process.
+SPAWNING_HELPERS = (bplab, run_bplab, BPLAB, Procs, BplabProcs)
+SUBPROCESS_CALLS = frozenset({"run", "Popen", "call", "check_call", "check_output"})
+
+
+def _code_names(fn, module, seen: set) -> set[str]:
+    """The global and attribute names ``fn`` uses, following same-module functions it calls."""
+    code = getattr(fn, "__code__", None)
+    if code is None or fn in seen:
+        return set()
+    seen.add(fn)
+    names = set(code.co_names)
+    consts = [c for c in code.co_consts if inspect.iscode(c)]  # nested functions and lambdas
+    while consts:
+        inner = consts.pop()
+        names |= set(inner.co_names)
+        consts += [c for c in inner.co_consts if inspect.iscode(c)]
+    for name in list(names):
+        callee = getattr(module, name, None)
+        if inspect.isfunction(callee) and callee.__module__ == module.__name__:
+            names |= _code_names(callee, module, seen)
+    return names
+
+
+def _reaches_a_process(fn, seen: set) -> bool:
+    module = inspect.getmodule(fn)
+    if module is None:
+        return False
+    names = _code_names(fn, module, seen)
+    used = [getattr(module, name, None) for name in names]
+    if any(obj is helper for obj in used for helper in SPAWNING_HELPERS):
+        return True
+    if any(getattr(obj, "__module__", "").startswith("playwright") for obj in used):
+        return True  # a browser
+    return getattr(module, "subprocess", None) is subprocess and bool(names & SUBPROCESS_CALLS)
+
+
+def _spawns(item: pytest.Function) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    name2defs = info.name2fixturedefs if info is not None else {}
+    fns = [item.function]
+    for name in item.fixturenames:
+        fixturedef = name2defs.get(name, [None])[-1]  # the definition that applies to this item
+        if fixturedef is None:
+            continue
+        if name in SPAWNING_FIXTURES and fixturedef.func.__module__.endswith("conftest"):
+            return True
+        if fixturedef.func.__module__.startswith("tests."):  # not pytest's own tmp_path, monkeypatch, …
+            fns.append(fixturedef.func)
+    seen: set = set()
+    return any(_reaches_a_process(fn, seen) for fn in fns)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        if item.get_closest_marker("integration"):
+            continue
+        folder = Path(item.path).relative_to(root).parts[0]
+        if folder in INTEGRATION_FOLDERS or (isinstance(item, pytest.Function) and _spawns(item)):
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    stop_session_server()
+
+
+# --- processes ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def jax_cache() -> Path:
+    """The session's JAX compilation cache (a temp folder, not the user's home)."""
+    return session_jax_cache()
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[BplabProcs]:
+    """``procs.start([...bplab args], cwd=, env=)``; every process is stopped at teardown."""
+    started = BplabProcs(tmp_path)
+    yield started
+    started.stop_all()  # pytest runs this whatever the test did
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Server:
+    """The session's PostgreSQL: the local server, or a throwaway cluster; skips when neither."""
+    pytest.importorskip("psycopg2")
+    server = session_server()
+    if server is None:
+        pytest.skip("no PostgreSQL on 127.0.0.1 and no binaries to start a throwaway cluster")
+    return server
+
+
+@pytest.fixture
+def databases(pg_server: Server) -> Iterator[Databases]:
+    """Unique databases for one test, all dropped afterwards."""
+    dbs = Databases(pg_server)
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture
+def pg_url(databases: Databases, pg_server: Server) -> str:
+    """The SQLAlchemy URL of a fresh database, dropped after the test."""
+    return pg_server.url(databases.create("test"))

@@ -1,10 +1,12 @@
-"""The manual backward pass (BP1–BP4) against jax.grad, finite differences and a hand computation."""
+"""The manual backward pass (BP1–BP4) against jax.grad, finite differences and a hand computation.
+
+The jax.grad comparison runs over a covering grid of nets (see :mod:`tests.core.grid`).
+"""
 
 from __future__ import annotations
 
 import itertools
 import math
-import zlib
 from pathlib import Path
 
 import jax
@@ -16,73 +18,30 @@ import backprop_core
 from backprop_core import (
     ACTIVATIONS,
     COSTS,
-    INITS,
     autodiff_grads,
-    autodiff_output_errors,
     backward,
     batch_cost,
-    batch_weights,
     compare_grads,
     forward,
-    init_params,
     manual_grads,
-    overall_agreement,
     precision,
     resolve,
 )
-
-# Hidden widths for 1 to 5 hidden layers; every depth includes a width-1 layer.
-HIDDEN = {1: (1,), 2: (5, 1), 3: (1, 4, 3), 4: (6, 1, 3, 2), 5: (3, 1, 4, 2, 5)}
-N_IN, N_OUT = 4, 3
-TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
+from tests.core.grid import CASES, disagree, first_disagreeing_equation, make_problem, outcome, rel_err
 
 
-def make_problem(key, sizes, *, batch, cost, init, dtype):
-    """Random params, inputs and targets of the right kind for ``cost`` (one-hot for softmax)."""
-    k_params, k_x, k_y = jax.random.split(key, 3)
-    params = init_params(k_params, sizes, init=init, dtype=dtype)
-    x = jax.random.normal(k_x, (batch, sizes[0]), dtype)
-    if cost == "softmax_cross_entropy":
-        y = jax.nn.one_hot(jax.random.randint(k_y, (batch,), 0, sizes[-1]), sizes[-1], dtype=dtype)
-    else:
-        y = jax.random.uniform(k_y, (batch, sizes[-1]), dtype)
-    return params, x, y
-
-
-CASES = list(itertools.product(("float64", "float32"), HIDDEN, ACTIVATIONS, COSTS, INITS, (1, 7)))
-
-
-@pytest.mark.parametrize(("dtype", "depth", "activation", "cost", "init", "batch"), CASES)
-def test_manual_grads_equal_autodiff(dtype, depth, activation, cost, init, batch):
-    sizes = (N_IN, *HIDDEN[depth], N_OUT)
-    seed = zlib.crc32(repr((depth, activation, cost, init, batch)).encode())  # stable across runs
-    with precision(dtype) as dt:
-        params, x, y = make_problem(jax.random.key(seed), sizes, batch=batch, cost=cost, init=init, dtype=dt)
-        manual = manual_grads(params, x, y, activation=activation, cost=cost)
-        auto = autodiff_grads(params, x, y, activation=activation, cost=cost)
-        assert jax.tree.structure(manual) == jax.tree.structure(auto)
-        for m, a in zip(jax.tree.leaves(manual), jax.tree.leaves(auto)):
-            assert m.shape == a.shape and m.dtype == dt
-        if dtype == "float64":  # every tensor on its own
-            for name, agreement in compare_grads(manual, auto).items():
-                assert float(agreement.rel_err) <= TOLERANCE[dtype], (name, agreement)
-        else:  # normwise over the whole gradient; see overall_agreement for why not per tensor
-            assert float(overall_agreement(manual, auto).rel_err) <= TOLERANCE[dtype]
-
-
-@pytest.mark.parametrize(("activation", "cost"), list(itertools.product(ACTIVATIONS, COSTS)))
-def test_deltas_equal_autodiff_dC_dz(activation, cost):
-    """BP1/BP2's δ^l are ∂C/∂z^l: checked layer by layer against jax.grad w.r.t. z offsets."""
-    with precision("float64") as dt:
-        params, x, y = make_problem(
-            jax.random.key(3), (4, 5, 3, 3), batch=6, cost=cost, init="normal", dtype=dt
-        )
-        act, out, c = resolve(activation, cost)
-        _, cache = forward(params, x, activation=act, output=out)
-        deltas = backward(params, cache, y, activation=act, cost=c, weights=batch_weights(x, None)).deltas
-        expected = autodiff_output_errors(params, x, y, activation=activation, cost=cost)
-        for delta, dC_dz in zip(deltas, expected):
-            np.testing.assert_allclose(delta, dC_dz, rtol=1e-12, atol=1e-14)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
+def test_manual_grads_equal_autodiff(case):
+    """Over the covering grid: manual_grads against jax.grad, and every δ^l against ∂C/∂z^l."""
+    result = outcome(case)
+    manual, auto = result.manual, result.auto
+    assert jax.tree.structure(manual) == jax.tree.structure(auto)
+    for m, a in zip(jax.tree.leaves(manual), jax.tree.leaves(auto)):
+        assert m.shape == a.shape and m.dtype == np.dtype(case.dtype)
+    # float64: every tensor on its own; float32: normwise over the whole gradient (see grid.TOLERANCE)
+    errors = [rel_err(m, a) for m, a in zip(jax.tree.leaves(manual), jax.tree.leaves(auto))]
+    assert not disagree(case.dtype, jax.tree.leaves(manual), jax.tree.leaves(auto)), errors
+    assert first_disagreeing_equation(backward, case) is None
 
 
 def central_differences(f, params, eps):

@@ -1,18 +1,17 @@
-"""Helpers for the experiments tests: the real `bplab` in a subprocess, and stores in temp folders."""
+"""Fixtures of the experiments tests: small configs and a sqlite store in the test's folder.
+
+The process helpers are the shared ones (``tests.conftest``), re-exported for ``from .conftest import``.
+"""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / "experiments" / "configs"
-BPLAB = Path(sys.executable).parent / "bplab"
+from tests.support.processes import BPLAB, CONFIGS, REPO, clean_env, free_port, run_bplab
+
+__all__ = ["BPLAB", "CONFIGS", "REPO", "TINY", "clean_env", "free_port", "run_bplab"]
 
 # A small, quick classification run: iris, one hidden layer of 5, 3 epochs.
 TINY = [
@@ -22,34 +21,6 @@ TINY = [
     "--set", "train.batch_size=8",
     "--set", "train.lr=0.5",
 ]  # fmt: skip
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The current environment without MLflow/bplab settings that would leak between tests."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "BPLAB_"))}
-    env["JAX_PLATFORMS"] = "cpu"
-    env.update(extra)
-    return env
-
-
-def run_bplab(args: list[str], cwd: Path, *, timeout: float = 180, **env: str) -> subprocess.CompletedProcess:
-    """Runs the installed `bplab` with ``args`` in ``cwd`` and captures its output."""
-    return subprocess.run(
-        [str(BPLAB), *map(str, args)],
-        cwd=cwd,
-        env=clean_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,0 +1,189 @@
+"""Real processes for the tests: the installed ``bplab`` binary, servers, and polling on a condition.
+
+Every process gets a clean environment (no store, credential or fault setting leaks in from the
+shell) and the session's JAX compilation cache in a temp folder, never the user's home. Processes
+are started in their own process group, so a server's children go down with it at teardown.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "experiments" / "configs"
+VENV_BIN = Path(sys.executable).parent
+BPLAB = str(VENV_BIN / "bplab")
+# Settings that would point a test's process at a user's stores, credentials or planted bugs.
+LEAKY_PREFIXES = ("MLFLOW_", "BPLAB_", "POSTGRES_", "OPTUNA_")
+
+_jax_cache: list[Path] = []
+
+
+def session_jax_cache() -> Path:
+    """One compilation-cache folder for the whole test session, removed when the session ends."""
+    if not _jax_cache:
+        folder = Path(tempfile.mkdtemp(prefix="bplab-test-jax-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _jax_cache.append(folder)
+    return _jax_cache[0]
+
+
+def clean_env(jax_cache: Path | None = None, **extra: str) -> dict[str, str]:
+    """This environment without any store, credential or fault setting, plus ``extra``.
+
+    Args:
+      jax_cache: the compilation cache for ``BPLAB_JAX_CACHE``; the session's one when omitted.
+      **extra: variables to set on top (they win).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY_PREFIXES)}
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
+        BPLAB_JAX_CACHE=str(jax_cache or session_jax_cache()),
+        JAX_PLATFORMS="cpu",
+        PYTHONUNBUFFERED="1",
+        COLUMNS="200",
+        MPLBACKEND="Agg",
+    )
+    env.update(extra)
+    return env
+
+
+def bplab(
+    args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Runs the real ``bplab`` binary with ``args``; returns the completed process (text output)."""
+    argv = [BPLAB, *map(str, args)]
+    return subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def run_bplab(args: list[str], cwd: Path, *, timeout: float = 180, **env: str) -> subprocess.CompletedProcess:
+    """:func:`bplab` in a :func:`clean_env` with ``env`` added."""
+    return bplab(args, cwd=cwd, env=clean_env(**env), timeout=timeout)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Procs:
+    """Started subprocesses; each is stopped (its whole process group) at teardown.
+
+    With a ``name`` a process writes stdout and stderr into ``folder/<name>-<i>.log`` (read it with
+    :meth:`log_tail`); without one both are pipes, for ``communicate()``.
+    """
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder
+        self.started: list[subprocess.Popen] = []
+
+    def start(
+        self, argv: list[str], *, cwd: Path, env: dict[str, str], name: str | None = None
+    ) -> subprocess.Popen:
+        """Starts ``argv`` in a new process group."""
+        if name is None:
+            proc = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                start_new_session=True,
+            )  # fmt: skip
+        else:
+            if self.folder is None:
+                raise ValueError("Procs needs a folder for logged processes")
+            log = self.folder / f"{name}-{len(self.started)}.log"
+            with open(log, "wb") as out:
+                proc = subprocess.Popen(
+                    argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            proc.log = log  # type: ignore[attr-defined]
+        self.started.append(proc)
+        return proc
+
+    @staticmethod
+    def log_tail(proc: subprocess.Popen, n: int = 4000) -> str:
+        """The last ``n`` characters of a logged process's output ('' for a piped one)."""
+        log = getattr(proc, "log", None)
+        return Path(log).read_text(errors="replace")[-n:] if log else ""
+
+    def stop_all(self) -> None:
+        """SIGTERM to every live process group, SIGKILL to those still up after 20 s."""
+        for proc in reversed(self.started):
+            if proc.poll() is not None:
+                continue
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            except ProcessLookupError:
+                pass
+
+
+class BplabProcs(Procs):
+    """:class:`Procs` whose ``start`` takes the arguments of the ``bplab`` binary."""
+
+    def start(
+        self, args: list[str], *, cwd: Path, env: dict[str, str], name: str | None = None
+    ) -> subprocess.Popen:
+        return super().start([BPLAB, *map(str, args)], cwd=cwd, env=env, name=name)
+
+
+def wait_for(
+    predicate: Callable[[], object],
+    *,
+    timeout: float,
+    what: str = "condition",
+    interval: float = 0.2,
+    proc: subprocess.Popen | None = None,
+):
+    """Polls ``predicate`` until it returns something truthy, and returns that.
+
+    Fails the test after ``timeout`` seconds, or as soon as ``proc`` (the process expected to make
+    the condition true) exits, with the tail of its log.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"{what}: process exited {proc.returncode}:\n{Procs.log_tail(proc)}")
+        time.sleep(interval)  # polling interval, not synchronisation: the condition decides
+    tail = f":\n{Procs.log_tail(proc)}" if proc is not None else ""
+    pytest.fail(f"timed out after {timeout}s waiting for {what}{tail}")
+
+
+def http_status(url: str, *, auth: tuple[str, str] | None = None, host: str | None = None) -> int:
+    """The HTTP status of a GET (0 when nothing answers)."""
+    req = urllib.request.Request(url)
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    if host:
+        req.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return 0

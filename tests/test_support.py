@@ -1,0 +1,43 @@
+"""The shared test helpers: the pairwise design, the integration marker, the PostgreSQL fixtures."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from tests.support.pairwise import covers_every_pair, pairwise
+
+
+def test_pairwise_covers_every_pair_in_fewer_rows_deterministically():
+    factors = {"a": (1, 2, 3), "b": "xyz", "c": (True, False), "d": range(4), "e": ("p", "q")}
+    rows = pairwise(factors)
+    assert covers_every_pair(rows, factors)
+    assert len(rows) < len(list(itertools.product(*factors.values()))) / 4
+    assert rows == pairwise(factors)
+
+
+def test_a_test_that_runs_a_process_is_marked_integration(request):
+    assert request.node.get_closest_marker("integration") is None  # this one runs nothing
+    assert request.node.parent.get_closest_marker("integration") is None
+
+
+def test_a_fresh_database_per_test(pg_url, pg_server, request):
+    """Runs on the local server, or on a throwaway cluster when nothing answers there."""
+    assert request.node.get_closest_marker("integration") is not None
+    dbname = pg_url.rsplit("/", 1)[1]
+    with pg_server.connect(dbname) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE t (x int); INSERT INTO t VALUES (1); SELECT count(*) FROM t")
+        assert cur.fetchone() == (1,)
+    conn.close()
+
+
+@pytest.mark.parametrize("fixture", ["databases"])
+def test_databases_are_dropped_after_the_test(fixture, request, pg_server):
+    dbs = request.getfixturevalue(fixture)
+    name = dbs.create("drop")
+    dbs.drop_all()
+    with pg_server.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,))
+        assert cur.fetchone() == (0,)
+    conn.close()
