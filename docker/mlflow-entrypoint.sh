@@ -23,13 +23,24 @@ done
 [ "${#MLFLOW_ADMIN_PASSWORD}" -ge 12 ] || die "MLFLOW_ADMIN_PASSWORD must be at least 12 characters"
 
 # `mlflow server` without `--app-name basic-auth` would serve every run to anyone who can reach it.
-case " $* " in
-    *" mlflow server "*)
-        case " $* " in
-            *" --app-name basic-auth "* | *" --app-name=basic-auth "*) ;;
-            *) die "the mlflow server command lacks --app-name basic-auth" ;;
-        esac ;;
-esac
+# The command serves MLflow when an argument is the mlflow program (any path: /usr/local/bin/mlflow,
+# `python -m mlflow`) and a later one is `server`, whatever options sit between (`--env-file x`), or
+# when one argument holds such a command line (`sh -c "mlflow server …"`).
+serves=false
+after_mlflow=false
+for arg in "$@"; do
+    case "$arg" in
+        mlflow | */mlflow) after_mlflow=true ;;
+        server) if $after_mlflow; then serves=true; fi ;;
+        *mlflow*[[:space:]]server | *mlflow*[[:space:]]server[[:space:]]*) serves=true ;;
+    esac
+done
+if $serves; then
+    case " $* " in
+        *" --app-name basic-auth "* | *" --app-name=basic-auth "*) ;;
+        *) die "the mlflow server command lacks --app-name basic-auth" ;;
+    esac
+fi
 
 # configparser reads '%' as interpolation, and a URL-encoded database password contains '%'.
 ini_escape() { printf '%s' "$1" | sed 's/%/%%/g'; }

@@ -11,7 +11,7 @@ import os
 import socket
 from typing import Any
 
-from experiments.names import ATTR_HOST, ATTR_PID, ATTR_PID_START
+from experiments.names import ATTR_HOST, ATTR_PID, ATTR_PID_START, TAG_HOST, TAG_PID, TAG_PID_START
 
 
 def pid_start_time(pid: int) -> int | None:
@@ -32,6 +32,16 @@ def process_identity() -> dict[str, Any]:
         ATTR_PID: os.getpid(),
         ATTR_PID_START: pid_start_time(os.getpid()),
     }
+
+
+def process_tags() -> dict[str, str]:
+    """This process as MLflow tags (``bplab.host``, ``bplab.pid``, ``bplab.pid_start``) for every run
+    it opens, so that ``bplab runs reconcile`` can tell later whether the run's process is gone."""
+    me = process_identity()
+    tags = {TAG_HOST: me[ATTR_HOST], TAG_PID: str(me[ATTR_PID])}
+    if me[ATTR_PID_START] is not None:
+        tags[TAG_PID_START] = str(me[ATTR_PID_START])
+    return tags
 
 
 def process_alive(host: str | None, pid: int | None, start: int | None, *, this_host: str) -> bool:

@@ -79,6 +79,7 @@ def run_suite(
       KeyboardInterrupt: SIGINT/SIGTERM; the parent run ends KILLED.
     """
     datasets = {case.name: prepare(case.config, track=True) for case in suite.cases}  # preflight
+    tracking.ensure_reachable(experiment=suite.name)  # the parent run's experiment is the suite's
     fault = grad.__name__ if grad is not None else None
     env = environment()
     tags = {names.TAG_KIND: names.KIND_REGRESSION, names.TAG_SUITE: suite.name}

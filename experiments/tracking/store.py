@@ -13,12 +13,18 @@ package creates gets its artifact location explicitly, so both agree.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import fcntl
 import functools
+import json
 import logging
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -30,6 +36,7 @@ from experiments.errors import BadInput
 DEFAULT_URI = "sqlite:///mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 REACH_TIMEOUT_S = 10.0  # how long an unanswering server is retried before giving up
+SCHEMA_TRIES = 4  # first queries of a store (0.5 + 1 + 1.5 s apart) before it counts as unusable
 
 # A server that dies mid-run should fail the run in seconds, not after MLflow's default minutes of retries.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
@@ -108,32 +115,59 @@ def _probe_http(uri: str, deadline: float) -> None:
         delay = min(delay * 2, 2.0)
 
 
-def ensure_reachable(timeout_s: float = REACH_TIMEOUT_S) -> str:
+def ensure_reachable(timeout_s: float = REACH_TIMEOUT_S, *, experiment: str | None = None) -> str:
     """Checks the store answers before any run is opened; returns its URI.
 
     An http server is retried with backoff for at most ``timeout_s``; a sqlite file's folder must
-    exist and be writable; any other store must answer a query.
+    exist and be writable; any other store must answer a query. With ``experiment``, a server's user
+    must also be allowed to write runs there (:func:`check_write_access`).
 
     Raises:
-      BadInput: ``cannot reach MLflow at …`` with the reason.
+      BadInput: ``cannot reach MLflow at …`` with the reason, or a user who may not write.
     """
     uri = tracking_uri()
     if is_http(uri):
         _probe_http(uri, time.monotonic() + timeout_s)
         check_access()  # /health answers without credentials; a real read tells 401 apart
+        if experiment is not None:
+            check_write_access(experiment)
         return uri
     db = sqlite_path(uri)
-    if db is not None:
-        folder = db.resolve().parent
-        if not folder.is_dir():
-            raise BadInput(f"cannot reach MLflow at {uri}: folder {folder} does not exist")
-        if not os.access(folder, os.W_OK):
-            raise BadInput(f"cannot reach MLflow at {uri}: folder {folder} is not writable")
-    try:
-        client().search_experiments(max_results=1)
-    except Exception as e:  # any store error means: not usable
-        raise BadInput(f"cannot reach MLflow at {uri}: {' '.join(str(e).split())[:300]}") from None
+    if db is None:
+        _first_query(uri)
+        return uri
+    folder = db.resolve().parent
+    if not folder.is_dir():
+        raise BadInput(f"cannot reach MLflow at {uri}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise BadInput(f"cannot reach MLflow at {uri}: folder {folder} is not writable")
+    with folder_lock(folder):  # one bplab process creates a new store's schema; the others then find it
+        _first_query(uri)
     return uri
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the folder itself for the block (no lock file is left behind)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing it lets go of the lock
+
+
+def _first_query(uri: str) -> None:
+    """The first query, which creates the schema of a new store; retried a few times, because a
+    process outside bplab (``mlflow ui``) creating it at the same moment fails one of the two."""
+    for attempt in range(1, SCHEMA_TRIES + 1):
+        try:
+            client().search_experiments(max_results=1)
+            return
+        except Exception as e:  # any store error means: not usable
+            if attempt == SCHEMA_TRIES:
+                raise BadInput(f"cannot reach MLflow at {uri}: {' '.join(str(e).split())[:300]}") from None
+            time.sleep(0.5 * attempt)
 
 
 def check_access() -> None:
@@ -160,3 +194,48 @@ def check_access() -> None:
         user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
         reason = f"HTTP {code}" if code == 403 else " ".join(str(e).split())[:200]
         raise BadInput(f"MLflow at {uri} refused user {user!r}: {reason}") from None
+
+
+WRITERS = ("EDIT", "MANAGE")  # the permissions of MLflow's auth app that may create and update runs
+
+
+def check_write_access(experiment: str) -> None:
+    """Refuses, before anything is written, a server user who may only read ``experiment``.
+
+    MLflow's auth app answers every user's question about their own permission
+    (``/api/3.0/mlflow/users/permissions/get``). A new experiment needs no check (its creator manages
+    it); a server without the auth app, or without that endpoint, answers 404 and is not refused here.
+
+    Raises:
+      BadInput: the user's permission on the experiment is below EDIT.
+    """
+    uri = tracking_uri()
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
+    if not is_http(uri) or not user:
+        return
+    exp = client().get_experiment_by_name(experiment)
+    if exp is None:
+        return
+    asked = {"username": user, "resource_type": "experiment", "resource_id": exp.experiment_id}
+    permission = _auth_get(uri, "/api/3.0/mlflow/users/permissions/get", asked).get("permission", "")
+    if permission and permission not in WRITERS:
+        if _auth_get(uri, "/api/2.0/mlflow/users/get", {"username": user}).get("user", {}).get("is_admin"):
+            return  # the auth app lets an admin do anything, whatever the experiment's permissions say
+        raise BadInput(
+            f"MLflow at {uri} lets user {user!r} only {permission} experiment {experiment!r}; "
+            f"writing runs needs {' or '.join(WRITERS)} (ask an MLflow admin)"
+        )
+
+
+def _auth_get(uri: str, path: str, query: dict[str, str]) -> dict:
+    """A GET of MLflow's auth app as the signed-in user; ``{}`` when the server does not answer it
+    (no auth app, an older server: then the write itself will tell)."""
+    req = urllib.request.Request(f"{uri.rstrip('/')}{path}?{urllib.parse.urlencode(query)}")
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME", "")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD", "")
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    try:
+        with urllib.request.urlopen(req, timeout=REACH_TIMEOUT_S) as r:
+            return json.load(r)
+    except (OSError, ValueError):
+        return {}

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy
 import sqlalchemy.exc
 
-from sweeps.study.url import StorageURL
+from sweeps.study.url import StorageURL, check_study_name
 
 TABLES_LOCK = "__tables__"  # the lock held while a process creates Optuna's tables
 _pg_engines: dict[str, Any] = {}
@@ -60,7 +60,12 @@ def advisory_lock(database: str, name: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def study_lock(url: StorageURL, name: str) -> Iterator[None]:
-    """Serialises a critical section of study ``name`` across every process sharing ``url``."""
+    """Serialises a critical section of study ``name`` across every process sharing ``url``.
+
+    Raises:
+      BadInput: a study name the storage cannot hold (every creation passes here first).
+    """
+    check_study_name(url, name)
     if url.kind == "postgresql":
         with advisory_lock(url.target, name):
             yield

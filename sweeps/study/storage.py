@@ -18,6 +18,7 @@ from experiments.errors import BadInput
 from experiments.names import WORKER_LOST
 from sweeps.reconcile import reconcile_trial_run
 from sweeps.study.budget import requeue
+from sweeps.study.journal import check_journal_place, journal_storage
 from sweeps.study.locks import creation_lock
 from sweeps.study.url import StorageURL
 
@@ -30,11 +31,14 @@ def _unreachable(url: StorageURL, error: sqlalchemy.exc.SQLAlchemyError) -> BadI
 
 
 def probe_storage(url: StorageURL) -> None:
-    """Checks a database storage answers, writing nothing (so a bad ``--storage`` leaves no trace).
+    """Checks a journal can be written and a database answers, writing nothing (so a bad
+    ``--storage`` leaves no trace).
 
     Raises:
       BadInput: one line with the driver's reason.
     """
+    if url.kind == "journal":
+        check_journal_place(Path(url.target))
     if url.kind != "postgresql":
         return
     engine = sqlalchemy.create_engine(
@@ -66,11 +70,7 @@ def open_storage(url: StorageURL, *, heartbeat: int = 10) -> optuna.storages.Bas
       BadInput: the database cannot be reached (one line, before any run opens).
     """
     if url.kind == "journal":
-        Path(url.target).parent.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(
-            url.target, lock_obj=optuna.storages.journal.JournalFileOpenLock(url.target)
-        )
-        return optuna.storages.JournalStorage(backend)
+        return journal_storage(Path(url.target))
     kwargs: dict[str, Any] = {}
     if url.heartbeat_capable:
         kwargs = dict(heartbeat_interval=heartbeat, grace_period=3 * heartbeat)

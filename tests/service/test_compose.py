@@ -94,8 +94,10 @@ def test_bplab_services_share_the_stores_and_credentials(env):
     dashboard = compose.service("dashboard", env)
     storage = dashboard["environment"]["BPLAB_OPTUNA_STORAGE"]
     assert storage.endswith("@postgres:5432/optuna")
-    assert "$BPLAB_OPTUNA_STORAGE" in dashboard["command"][-1]
-    assert "optuna-dashboard" in dashboard["command"][-1]
+    cmd = dashboard["command"]
+    assert cmd[:2] == ["python", "/app/docker/optuna-dashboard.py"]
+    assert (REPO / cmd[1].removeprefix("/app/")).is_file()
+    assert not any("BPLAB_OPTUNA_STORAGE" in a or "postgres" in a for a in cmd)  # argv is world-readable
     assert "/api/studies" in " ".join(dashboard["healthcheck"]["test"])
     for name in ("worker", "worker-gpu", "scheduler"):
         svc = compose.service(name, env)
@@ -171,6 +173,54 @@ def test_entrypoint_refuses_a_short_password_and_a_server_without_auth(tmp_path)
     assert r.returncode == 64 and "at least 12 characters" in r.stderr
     r = run_entrypoint(tmp_path, GOOD, "mlflow", "server", "--port", "5000")
     assert r.returncode == 64 and "--app-name basic-auth" in r.stderr
+
+
+UNAUTHENTICATED_SERVERS = [
+    ["mlflow", "server", "--port", "5000"],
+    ["/usr/local/bin/mlflow", "server"],
+    ["mlflow", "--env-file", "x", "server"],
+    ["python", "-m", "mlflow", "server"],
+    ["sh", "-c", "exec mlflow server --port 5000"],
+    ["mlflow", "server", "--app-name", "basic-auth-not"],
+]
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+@pytest.mark.parametrize("argv", UNAUTHENTICATED_SERVERS, ids=" ".join)
+def test_entrypoint_refuses_every_spelling_of_a_server_without_auth(tmp_path, shell, argv):
+    full = {"PATH": os.environ["PATH"], "MLFLOW_AUTH_CONFIG_DIR": str(tmp_path / "auth"), **GOOD}
+    r = subprocess.run([shell, str(ENTRYPOINT), *argv], env=full, capture_output=True, text=True, check=False)
+    assert r.returncode == 64, r.stderr
+    assert r.stderr.strip().endswith(
+        "the mlflow server command lacks --app-name basic-auth; refusing to start "
+        "(copy .env.example to .env and fill it in)"
+    )
+    assert not (tmp_path / "auth").exists()  # refused before the credentials were written
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["/usr/local/bin/mlflow", "--env-file", "x", "server", "--app-name", "basic-auth"],
+        ["mlflow", "server", "--app-name=basic-auth"],
+        ["echo", "server"],
+    ],
+    ids=" ".join,
+)
+def test_entrypoint_runs_an_authenticated_server_or_another_command(tmp_path, argv):
+    full = {"PATH": os.environ["PATH"], "MLFLOW_AUTH_CONFIG_DIR": str(tmp_path / "auth"), **GOOD}
+    fake = tmp_path / "bin"  # `mlflow` here only says it ran
+    fake.mkdir()
+    for name in ("mlflow", "python"):
+        (fake / name).write_text("#!/bin/sh\necho ran\n")
+        (fake / name).chmod(0o755)
+    argv = [str(fake / "mlflow") if a.endswith("mlflow") and "/" in a else a for a in argv]
+    full["PATH"] = f"{fake}:{full['PATH']}"
+    r = subprocess.run(
+        ["bash", str(ENTRYPOINT), *argv], env=full, capture_output=True, text=True, check=False
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() in ("ran", "server")
 
 
 def test_entrypoint_writes_a_private_auth_ini_and_execs_the_command(tmp_path):

@@ -208,12 +208,12 @@ def test_workers_sweep_and_scheduled_regression_through_the_stack(stack, monkeyp
     # the dashboard on the same storage
     dash = compose.to_native(compose.service("dashboard", stack.env), ports=stack.ports)
     port = stack.ports["dashboard"]
-    dash_cmd = [
-        a.replace("--host 0.0.0.0", "--host 127.0.0.1").replace("--port 8080", f"--port {port}")
-        for a in dash["command"]
-    ]
+    dash_cmd = [a.replace("/app/", f"{REPO}/") for a in dash["command"]]
+    dash_cmd = compose.set_option(compose.set_option(dash_cmd, "--host", "127.0.0.1"), "--port", str(port))
     dash_env = clean_env(stack.jax_cache, **dash["environment"])
     dashboard = stack.procs.start(dash_cmd, env=dash_env, cwd=tmp_path, name="dashboard")
+    # its storage URL holds the database password: it comes from the environment, not the argv
+    assert stack.env["POSTGRES_PASSWORD"] not in Path(f"/proc/{dashboard.pid}/cmdline").read_text()
     for w in workers:
         w.wait(timeout=300)
         assert w.returncode == 0, Procs.log_tail(w)

@@ -1,0 +1,117 @@
+"""A read-only user of an authenticated ``mlflow server`` is refused by the preflight, before any
+run is opened; a user who may edit the experiment is not."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import sys
+import urllib.request
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from experiments import tracking
+from experiments.errors import BadInput
+from experiments.tracking.store import check_write_access
+from tests.support.processes import CONFIGS, Procs, clean_env, free_port, http_status, run_bplab, wait_for
+
+pytestmark = pytest.mark.integration
+
+ADMIN = ("admin", "admin-password-123")
+BOB = ("bob", "bob-password-1234")
+
+
+def _post(url: str, path: str, body: dict, auth: tuple[str, str]) -> None:
+    req = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST")
+    req.add_header("Content-Type", "application/json")
+    req.add_header("Authorization", "Basic " + base64.b64encode(":".join(auth).encode()).decode())
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 200
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory):
+    """An ``mlflow server --app-name basic-auth`` (default permission READ) on sqlite, with user bob."""
+    folder = tmp_path_factory.mktemp("auth-server")
+    ini = folder / "basic_auth.ini"
+    settings = {
+        "default_permission": "READ",
+        "database_uri": f"sqlite:///{folder / 'auth.db'}",
+        "admin_username": ADMIN[0],
+        "admin_password": ADMIN[1],
+        "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
+    }
+    ini.write_text("[mlflow]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
+        "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+        "--artifacts-destination", str(folder / "artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    env = clean_env(MLFLOW_AUTH_CONFIG_PATH=str(ini), MLFLOW_FLASK_SERVER_SECRET_KEY="test-secret")
+    procs = Procs(folder)
+    try:
+        server = procs.start(argv, cwd=folder, env=env, name="mlflow")
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: http_status(url + "/health") == 200, timeout=180, what="mlflow server", proc=server)
+        _post(url, "/api/2.0/mlflow/users/create", {"username": BOB[0], "password": BOB[1]}, ADMIN)
+        yield url
+    finally:
+        for proc in procs.started:  # nothing to keep: no graceful stop needed
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _as(monkeypatch, url: str, user: tuple[str, str]) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", user[1])
+
+
+def test_a_read_only_user_is_refused_before_writing(auth_server, monkeypatch, tmp_path):
+    _as(monkeypatch, auth_server, ADMIN)
+    exp_id = MlflowClient(auth_server).create_experiment("xor")
+    tracking.ensure_reachable(experiment="xor")  # the admin may write
+
+    _as(monkeypatch, auth_server, BOB)
+    tracking.ensure_reachable()  # reading is allowed
+    with pytest.raises(
+        BadInput, match=r"lets user 'bob' only READ experiment 'xor'; writing runs needs EDIT"
+    ):
+        tracking.ensure_reachable(experiment="xor")
+    check_write_access("bob's own new experiment")  # its creator will manage it
+    MlflowClient(auth_server).create_experiment("bobs")  # bob manages it; the admin has no grant on it
+    _as(monkeypatch, auth_server, ADMIN)
+    check_write_access("bobs")  # an admin may write anywhere
+    _as(monkeypatch, auth_server, BOB)
+
+    r = run_bplab(
+        ["train", CONFIGS / "xor.toml", "--set", "train.epochs=2"],
+        tmp_path,
+        MLFLOW_TRACKING_URI=auth_server,
+        MLFLOW_TRACKING_USERNAME=BOB[0],
+        MLFLOW_TRACKING_PASSWORD=BOB[1],
+    )
+    assert r.returncode == 2
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith(
+        f"bplab: error: MLflow at {auth_server} lets user 'bob' only READ experiment 'xor'"
+    )
+    _as(monkeypatch, auth_server, ADMIN)
+    assert MlflowClient(auth_server).search_runs([exp_id]) == []  # nothing was opened
+
+    grant = {"username": BOB[0], "resource_type": "experiment", "resource_id": exp_id, "permission": "EDIT"}
+    _post(auth_server, "/api/3.0/mlflow/users/permissions/grant", grant, ADMIN)
+    _as(monkeypatch, auth_server, BOB)
+    tracking.ensure_reachable(experiment="xor")
+
+
+def test_without_credentials_nothing_is_checked_beyond_the_read(auth_server, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server)
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    with pytest.raises(BadInput, match=r"HTTP 401"):
+        tracking.ensure_reachable(experiment="xor")  # check_access's refusal, as before

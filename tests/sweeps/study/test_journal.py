@@ -1,0 +1,107 @@
+"""A journal a crash cut short heals on open (a backup, one warning line, nothing before the cut
+lost); a journal that cannot be written is refused in one line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import optuna
+import pytest
+
+from experiments.errors import BadInput
+from sweeps.study.journal import healed, intact, journal_storage
+from sweeps.study.storage import open_storage, probe_storage
+from sweeps.study.url import StorageURL
+from tests.sweeps.conftest import bplab, write_config
+
+
+def _journal_with_trials(path: Path, n: int = 3) -> list[float]:
+    study = optuna.create_study(storage=journal_storage(path), study_name="s")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=n)
+    return [t.value for t in study.trials]
+
+
+def _cut_last_line(path: Path) -> bytes:
+    data = path.read_bytes()
+    last = data.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(data[: last + (len(data) - last) // 2])  # half of the last record
+    return data[:last]
+
+
+def test_a_cut_last_line_is_dropped_after_a_backup_and_one_warning(tmp_path, caplog):
+    path = tmp_path / "optuna.journal"
+    values = _journal_with_trials(path)
+    before_cut = _cut_last_line(path)
+    cut = path.read_bytes()
+    with caplog.at_level(logging.WARNING, logger="bplab"):
+        study = optuna.load_study(study_name="s", storage=journal_storage(path))
+    assert path.read_bytes() == before_cut
+    (backup,) = tmp_path.glob("optuna.journal.bak-*")
+    assert backup.read_bytes() == cut
+    (record,) = caplog.records
+    assert "dropped 1 record(s) cut short" in record.getMessage() and backup.name in record.getMessage()
+    assert [t.value for t in study.trials][:2] == values[:2]  # the cut was in the last trial's end
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)  # and it takes new trials
+    again = optuna.load_study(study_name="s", storage=journal_storage(path))
+    assert len(again.trials) == len(study.trials)
+    assert len(list(tmp_path.glob("optuna.journal.bak-*"))) == 1  # healed once
+
+
+def test_a_record_glued_onto_a_cut_one_is_kept():
+    a, b, c = (f'{{"op_code":{i},"worker_id":"w"}}'.encode() for i in range(3))
+    glued = a + b"\n" + b[:7] + c + b"\n"
+    assert not intact(glued) and intact(a + b"\n" + c + b"\n")
+    assert healed(glued) == (a + b"\n" + c + b"\n", 1)
+    assert healed(a + b"\n" + b) == (a + b"\n" + b + b"\n", 0)  # whole, only its newline lost
+    assert healed(a + b"\n\x00\x00\n") == (a + b"\n", 1)
+
+
+def test_an_intact_journal_is_not_touched(tmp_path):
+    path = tmp_path / "j.journal"
+    _journal_with_trials(path, 1)
+    data = path.read_bytes()
+    journal_storage(path)
+    assert path.read_bytes() == data and not list(tmp_path.glob("*.bak-*"))
+
+
+def test_a_journal_that_cannot_be_written_is_refused_in_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    for target in (tmp_path / "file" / "optuna.journal", tmp_path / "file" / "deeper" / "x.journal"):
+        url = StorageURL("journal", str(target))
+        with pytest.raises(
+            BadInput, match=r"^--storage .*: cannot write the journal there \(.*is not a folder\)$"
+        ):
+            probe_storage(url)
+        with pytest.raises(BadInput, match="cannot write the journal there"):
+            open_storage(url)
+    with pytest.raises(BadInput, match=r"\(a folder\)"):
+        probe_storage(StorageURL("journal", str(tmp_path)))
+
+
+def test_bplab_sweep_heals_a_cut_journal_and_goes_on(tmp_path, env):
+    cfg = write_config(tmp_path, name="heal", n_trials=2)
+    r = bplab(["sweep", cfg], cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    journal = tmp_path / "optuna.journal"
+    _cut_last_line(journal)
+    r = bplab(["sweep", cfg, "--n-trials", "3"], cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    (line,) = [x for x in r.stderr.splitlines() if "cut short by a crash" in x]
+    assert line.startswith(f"bplab: journal {journal}: dropped 1 record(s)")
+    assert len(list(tmp_path.glob("optuna.journal.bak-*"))) == 1
+    study = optuna.load_study(study_name="heal", storage=journal_storage(journal))
+    assert sum(t.state.is_finished() for t in study.trials) >= 3
+
+
+def test_bplab_sweep_refuses_a_journal_under_a_file(tmp_path, env):
+    cfg = write_config(tmp_path, name="ro")
+    (tmp_path / "file").write_text("")
+    r = bplab(["sweep", cfg, "--storage", "file/optuna.journal"], cwd=tmp_path, env=env)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        f"bplab: error: --storage {tmp_path / 'file' / 'optuna.journal'}: cannot write the journal there "
+        f"({tmp_path / 'file'} is not a folder)"
+    ]
+    assert not (tmp_path / "mlflow.db").exists()
