@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from rich.console import Console
 from rich.table import Table
 
+from experiments import tracking
 from experiments.gradcheck.check import TensorCheck
 from experiments.gradcheck.command import GradcheckFailed, GradcheckResult, run_gradcheck
 
@@ -24,12 +26,20 @@ def command(config, overrides=(), *, x64: bool, epochs: int) -> GradcheckResult:
         result = run_gradcheck(config, overrides, x64=x64, epochs=epochs)
     except GradcheckFailed as e:
         print_table(e.result)
+        print_url(e.result.run_id, file=sys.stderr)
         raise
     print_table(result)
     print(
         f"ok: manual gradients agree with jax.grad within {result.tolerance:g} ({result.config.train.dtype})"
     )
+    print_url(result.run_id)
     return result
+
+
+def print_url(run_id: str | None, *, file=None) -> None:
+    """The run's page, when the check was tracked."""
+    if run_id:
+        print(f"run {run_id}: {tracking.run_url(run_id)}", file=file or sys.stdout)
 
 
 def print_table(result: GradcheckResult) -> None:

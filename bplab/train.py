@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from bplab.progress import EpochProgress
@@ -9,19 +10,26 @@ from experiments import tracking
 from experiments.config import load_config
 from experiments.errors import RunFailed
 from experiments.run import RunResult, train_run
+from experiments.tracking.system_metrics import ENABLE_ENV
 
 
-def command(config, overrides=()) -> RunResult:
+def command(config, overrides=(), *, system_metrics: bool = False) -> RunResult:
     """Loads ``config`` with ``overrides``, trains it, prints the final metrics and the run's URL.
+
+    Args:
+      config, overrides: the TOML file and ``section.key=value`` overrides.
+      system_metrics: also log CPU, memory (and GPU) use as ``system/*`` metrics.
 
     Raises:
       BadInput: bad config or data (exit 2).
       RunFailed: the run ended FAILED (exit 1); its URL is printed on stderr first.
     """
     cfg = load_config(config, overrides)
+    if system_metrics:  # MLflow's own switch; the run opened below honours it
+        os.environ[ENABLE_ENV] = "true"
     try:
         with EpochProgress(cfg.train.epochs, cfg.experiment.name) as progress:
-            result = train_run(cfg, on_metrics=progress)
+            result = train_run(cfg, run_name=tracking.run_name(cfg), on_metrics=progress)
     except RunFailed as e:
         if e.run_id:
             print(f"run {e.run_id} FAILED: {tracking.run_url(e.run_id)}", file=sys.stderr)

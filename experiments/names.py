@@ -19,6 +19,7 @@ TAG_TRIAL = "optuna.trial"
 TAG_TRIAL_STATE = "optuna.state"
 TAG_RETRY_OF = "optuna.retry_of"
 TAG_SWEEP_STOPPED = "sweep.stopped"
+TAG_SWEEP_POISON = "sweep.poison"  # param sets given up on: they failed the same way twice
 TAG_FAULT = "bplab.fault"  # the planted backward pass a test ran: nobody trusts such a run
 TAG_SUITE = "regression.suite"
 TAG_CASE = "regression.case"
@@ -28,6 +29,10 @@ TAG_SUITE_PASSED = "regression.passed"  # true | false
 TAG_FAILED_CASES = "regression.failed_cases"
 KIND_REGRESSION = "regression"  # the TAG_KIND of a suite run and of its cases
 TAG_TRIAL_REASON = "bplab.reason"  # why a sweep ended a trial's run itself (its worker was lost)
+TAG_HOST = "bplab.host"  # the host of the process that opened the run
+TAG_PID = "bplab.pid"  # that process's pid
+TAG_PID_START = "bplab.pid_start"  # and its start time (clock ticks since boot): a reused pid differs
+TAG_BEST_TRIAL = "best.trial"  # on a sweep's parent: the number of its best trial
 
 # --- Optuna user attributes ------------------------------------------------------------------------
 ATTR_HOST = "bplab.host"
@@ -43,6 +48,8 @@ ATTR_BUDGET = "bplab.n_trials"
 ATTR_TRACKING = "bplab.tracking_uri"
 ATTR_PARENT = "bplab.parent_run_id"
 ATTR_FINALIZED = "bplab.finalized_trials"
+ATTR_SAMPLER_SEED = "bplab.sampler_seed"  # the sampler seed of the process that ran a trial
+ATTR_SAMPLERS = "bplab.samplers"  # on the study: how many samplers were made (each seed derives from it)
 
 # --- failure categories (values of TAG_FAILURE) ----------------------------------------------------
 DIVERGED = "diverged"
@@ -51,3 +58,7 @@ EXCEPTION = "exception"
 REGRESSION = "regression"
 INTERRUPTED = "interrupted"  # a trial stopped by SIGINT/SIGTERM; its params are queued again
 WORKER_LOST = "worker_lost"  # a trial whose process died; its params are queued again
+OOM = "oom"  # out of memory: MemoryError, or XLA's RESOURCE_EXHAUSTED
+TRACKING_UNAVAILABLE = "tracking_unavailable"  # the MLflow server did not answer
+STORAGE_UNAVAILABLE = "storage_unavailable"  # the Optuna storage did not answer
+BAD_CONFIG = "bad_config"  # a sampled point that is not a valid config (e.g. a batch larger than the data)

@@ -15,9 +15,11 @@ import mlflow
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME, MLFLOW_RUN_NOTE
 
 from experiments.errors import BadInput
-from experiments.tracking import writer
-from experiments.tracking.store import artifact_root, client, is_http, tracking_uri
-from experiments.tracking.ui import DEFAULT_UI_PORT, HOST
+from experiments.process import process_tags
+from experiments.tracking import system_metrics, writer
+from experiments.tracking.conventions import default_run_name, experiment_name, source_tags
+from experiments.tracking.links import run_link
+from experiments.tracking.store import artifact_root, client, tracking_uri
 
 STATUSES = ("FINISHED", "FAILED", "KILLED")
 EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow's tag: which UI an experiment opens on
@@ -55,30 +57,52 @@ def start_run(
     parent_run_id: str | None = None,
     tags: Mapping[str, Any] | None = None,
     description: str = "",
+    log_system_metrics: bool | None = None,
 ) -> str:
-    """Opens a run (status RUNNING) in ``experiment``, nested under ``parent_run_id`` if given."""
-    all_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    """Opens a run (status RUNNING) in ``experiment``, nested under ``parent_run_id`` if given.
+
+    Args:
+      experiment: the experiment name; an unset or ``default`` name defers to ``MLFLOW_EXPERIMENT_NAME``.
+        A child run goes where its parent is.
+      run_name: default ``<experiment>-<4 hex>`` (:func:`run_name` makes one from a config).
+      parent_run_id: the run to nest under.
+      tags: extra tags; they override the defaults (process identity, ``mlflow.user``,
+        ``mlflow.source.name``, ``mlflow.source.git.commit``).
+      description: the run's note.
+      log_system_metrics: sample ``system/*`` metrics until the run ends; ``None`` follows
+        ``MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING``.
+    """
+    all_tags = {str(k): str(v) for k, v in {**source_tags(), **process_tags(), **(tags or {})}.items()}
     if parent_run_id:
         all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
-    if run_name:
-        all_tags[MLFLOW_RUN_NAME] = run_name
+        exp_id = experiment_of(parent_run_id)
+    else:
+        exp_id = experiment_id(experiment_name(experiment))
+    run_name = run_name or default_run_name(experiment_name(experiment))
+    all_tags[MLFLOW_RUN_NAME] = run_name
     if description:
         all_tags[MLFLOW_RUN_NOTE] = description
-    run = client().create_run(experiment_id(experiment), tags=all_tags, run_name=run_name)
-    return run.info.run_id
+    run_id = client().create_run(exp_id, tags=all_tags, run_name=run_name).info.run_id
+    if system_metrics.enabled_by_env() if log_system_metrics is None else log_system_metrics:
+        system_metrics.start(run_id)
+    return run_id
 
 
 def end_run(run_id: str, status: str = "FINISHED") -> None:
     """Ends a run with ``FINISHED``, ``FAILED`` or ``KILLED``, after writing its queued metrics."""
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
+    system_metrics.stop(run_id)
     writer.close(run_id)
     client().set_terminated(run_id, status=status)
 
 
-def resume_run(run_id: str) -> None:
-    """Sets a terminated run back to RUNNING (a sweep that resumes keeps its one parent run)."""
+def resume_run(run_id: str, *, log_system_metrics: bool | None = None) -> None:
+    """Sets a terminated run back to RUNNING (a sweep that resumes keeps its one parent run);
+    ``log_system_metrics`` as in :func:`start_run`, continuing the run's earlier samples."""
     client().update_run(run_id, status="RUNNING")
+    if system_metrics.enabled_by_env() if log_system_metrics is None else log_system_metrics:
+        system_metrics.start(run_id, resume=True)
 
 
 def get_run(run_id: str):
@@ -150,7 +174,6 @@ def metric_history(run_id: str, key: str) -> list[tuple[int, float]]:
 
 
 def run_url(run_id: str) -> str:
-    """Where the run is seen in a browser: the server's page, or what ``bplab ui`` serves locally."""
-    exp = experiment_of(run_id)
-    base = tracking_uri().rstrip("/") if is_http() else f"http://{HOST}:{DEFAULT_UI_PORT}"
-    return f"{base}/#/experiments/{exp}/runs/{run_id}"
+    """The run's page in the UI (the server's, ``BPLAB_UI_URL``, or ``bplab ui``'s default port),
+    opening on the training view (:mod:`.links`)."""
+    return run_link(experiment_of(run_id), run_id)

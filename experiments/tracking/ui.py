@@ -21,10 +21,17 @@ from dataclasses import dataclass
 
 from experiments.errors import BadInput
 from experiments.signals import terminate_as_interrupt
-from experiments.tracking.store import ARTIFACTS_DIR, ensure_reachable, is_http, sqlite_path, tracking_uri
+from experiments.tracking.conventions import EXPERIMENT_NAME_ENV
+from experiments.tracking.links import DEFAULT_UI_PORT, HOST
+from experiments.tracking.store import (
+    ARTIFACTS_DIR,
+    client,
+    ensure_reachable,
+    is_http,
+    sqlite_path,
+    tracking_uri,
+)
 
-HOST = "127.0.0.1"
-DEFAULT_UI_PORT = 5000
 STARTUP_TIMEOUT_S = 60.0
 
 
@@ -73,6 +80,19 @@ def wait_until_up(
             pass
         time.sleep(0.3)
     return False
+
+
+def latest_experiment() -> str | None:
+    """The experiment a fresh UI opens on: ``MLFLOW_EXPERIMENT_NAME``'s, else the one with the latest
+    run, else ``None`` (the experiments list)."""
+    c = client()
+    named = os.environ.get(EXPERIMENT_NAME_ENV, "").strip()
+    exp = c.get_experiment_by_name(named) if named else None
+    if exp is not None:
+        return exp.experiment_id
+    ids = [e.experiment_id for e in c.search_experiments(max_results=1000)]
+    latest = c.search_runs(ids, order_by=["attributes.start_time DESC"], max_results=1) if ids else []
+    return latest[0].info.experiment_id if latest else None
 
 
 def ui_command(port: int, host: str = HOST) -> list[str]:

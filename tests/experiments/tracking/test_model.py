@@ -1,5 +1,6 @@
-"""The pyfunc model: weights in a plain ``.npz``, predictions equal to the core's, and a logged model
-that loads with nothing of the project but ``backprop_core`` (what a serving environment has)."""
+"""The pyfunc model: weights in a plain ``.npz``, predictions equal to the core's, an MLflow 3 logged
+model of its run that takes float32, float64, integer arrays and DataFrames, and loads with nothing
+of the project but ``backprop_core`` (what a serving environment has)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import jax
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 
 from backprop_core import init_params, predict
@@ -72,18 +74,65 @@ def test_the_logged_model_predicts_like_its_weights(logged):
     model = mlflow.pyfunc.load_model(uri)
     X = np.array([[0.5, 1.0]])
     np.testing.assert_allclose(model.predict(X), tracking.predict_outputs(path, X), rtol=1e-6)
-    assert list(model.metadata.signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 2]
+    assert [c["type"] for c in model.metadata.signature.inputs.to_dict()] == ["any", "any"]
+
+
+def test_it_is_a_logged_model_of_its_run_with_the_runs_metrics(experiment, weights):
+    path, _ = weights
+    run_id = tracking.start_run(experiment)
+    tracking.log_params(run_id, {"train.lr": 0.5})
+    tracking.log_metrics(run_id, {"val_loss": 0.25}, step=3)
+    tracking.log_pyfunc_model(run_id, weights=path, config_toml=CONFIG, step=3)
+    found = mlflow.search_logged_models(experiment_ids=[tracking.experiment_of(run_id)], output_format="list")
+    assert [(m.name, m.source_run_id) for m in found] == [("model", run_id)]
+    assert found[0].params["train.lr"] == "0.5"
+    assert [(m.key, m.value, m.step) for m in found[0].metrics] == [("val_loss", 0.25, 3)]
+    assert tracking.logged_model_id(run_id) == found[0].model_id
+    outputs = tracking.get_run(run_id).outputs.model_outputs
+    assert [o.model_id for o in outputs] == [found[0].model_id]
+
+
+# What users pass: every kind is converted to float64 columns of the input width before predict.
+INPUT_KINDS = {
+    "float64": "np.array([[0.5, 1.0], [2.0, -1.0]])",
+    "float32": "np.array([[0.5, 1.0], [2.0, -1.0]], dtype=np.float32)",
+    "int64": "np.array([[1, 2], [0, -1]])",
+    "int32": "np.array([[1, 2], [0, -1]], dtype=np.int32)",
+    "dataframe": "pd.DataFrame({'a': [0.5, 2.0], 'b': [1, -1]})",
+}
+
+
+@pytest.mark.parametrize("kind", INPUT_KINDS)
+def test_every_input_kind_predicts(logged, kind):
+    uri, path = logged
+    X = eval(INPUT_KINDS[kind], {"np": np, "pd": pd})
+    expected = tracking.predict_outputs(path, np.asarray(X, dtype=np.float64))
+    np.testing.assert_allclose(mlflow.pyfunc.load_model(uri).predict(X), expected, rtol=1e-6)
+
+
+def test_too_few_columns_are_refused(logged):
+    uri, _ = logged
+    with pytest.raises(mlflow.exceptions.MlflowException, match="missing inputs"):
+        mlflow.pyfunc.load_model(uri).predict(np.ones((2, 1)))
 
 
 @pytest.mark.integration
 def test_a_fresh_process_without_the_project_loads_it(logged, store, tmp_path):
     uri, path = logged
     local = mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model"))
-    load = f"mlflow.pyfunc.load_model({local!r}).predict(np.zeros((2, 2))).tolist()"
-    code = f"{BLOCK_PROJECT}\nimport json, mlflow, numpy as np\nprint(json.dumps({load}))"
+    kinds = "{" + ", ".join(f"{k!r}: {v}" for k, v in INPUT_KINDS.items()) + "}"
+    load = f"{{k: m.predict(x).tolist() for k, x in {kinds}.items()}}"
+    code = (
+        f"{BLOCK_PROJECT}\nimport json, mlflow, numpy as np, pandas as pd\n"
+        f"m = mlflow.pyfunc.load_model({local!r})\nprint(json.dumps({load}))"
+    )
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    expected = tracking.predict_outputs(path, np.zeros((2, 2)))
-    np.testing.assert_allclose(json.loads(proc.stdout.strip().splitlines()[-1]), expected, rtol=1e-6)
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert sorted(got) == sorted(INPUT_KINDS)
+    for kind, text in INPUT_KINDS.items():
+        X = np.asarray(eval(text, {"np": np, "pd": pd}), dtype=np.float64)
+        expected = tracking.predict_outputs(path, X)
+        np.testing.assert_allclose(got[kind], expected, rtol=1e-6, err_msg=kind)

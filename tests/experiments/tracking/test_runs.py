@@ -91,9 +91,3 @@ def test_run_record_and_history(experiment):
 def test_an_unknown_run_is_bad_input(store):
     with pytest.raises(BadInput, match="run 'nope' not found in sqlite:///"):
         tracking.run_record("nope")
-
-
-def test_run_url_points_at_the_local_ui(experiment):
-    run_id = tracking.start_run(experiment)
-    exp_id = tracking.experiment_id(experiment)
-    assert tracking.run_url(run_id) == f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs/{run_id}"

@@ -1,4 +1,4 @@
-"""Real services: an ``mlflow server`` on a fresh PostgreSQL database, and the MLflow UI in a browser."""
+"""A real ``mlflow server`` on a fresh PostgreSQL database; the UI in a browser is in tests/bplab."""
 
 from __future__ import annotations
 
@@ -10,19 +10,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from experiments.tracking.ui import stop_process_group, ui_env, wait_until_up
-from tests.support.processes import BPLAB, CONFIGS, clean_env, free_port, run_bplab
+from tests.support.processes import CONFIGS, free_port, run_bplab
 
 pytestmark = pytest.mark.integration
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _start_mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
@@ -85,51 +75,3 @@ def test_bplab_train_over_http_into_postgres(mlflow_server_on_postgres, pg_serve
             assert cur.fetchone() == (4,)
     finally:
         conn.close()
-
-
-@pytest.fixture
-def ui_over_a_finished_run(tmp_path):
-    """`bplab train` (default sqlite store in tmp_path), then `bplab ui` serving that store."""
-    # Skipped before the training and the server, which it would otherwise waste.
-    pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    proc = run_bplab(["train", CONFIGS / "xor.toml", "--set", "train.epochs=3"], tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    run = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_runs(["1"])[0]
-    port = free_port()
-    with (tmp_path / "ui.log").open("w") as log:
-        ui = subprocess.Popen(
-            [BPLAB, "ui", "--port", str(port)],
-            cwd=tmp_path,
-            env=clean_env(),
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            start_new_session=True,
-        )
-    try:
-        line = ui.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in line, (tmp_path / "ui.log").read_text()[-2000:]
-        yield f"http://127.0.0.1:{port}", run
-    finally:
-        stop_process_group(ui)
-
-
-def test_browser_finds_the_run_and_a_metric(ui_over_a_finished_run):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    url, run = ui_over_a_finished_run
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{url}/#/experiments/{run.info.experiment_id}/runs", timeout=60_000)
-            link = page.get_by_text(run.info.run_name, exact=True).first
-            link.wait_for(timeout=60_000)  # the runs table lists the run
-            link.click()
-            page.get_by_text("train_loss", exact=True).first.wait_for(timeout=60_000)  # its metrics table
-            body = page.inner_text("body")
-            assert run.info.run_id in body
-            assert f"{run.data.metrics['train_loss']}"[:6] in body
-        finally:
-            browser.close()

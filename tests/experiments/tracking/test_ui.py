@@ -70,10 +70,21 @@ def test_a_tracking_server_serves_its_own_ui(monkeypatch, capsys):
     with tracking.serve(5000) as served:
         assert served == tracking.Server(url="http://mlflow.example:5000", store="http://mlflow.example:5000")
         assert served.wait() == 0
+    monkeypatch.setattr(ui_verb, "latest_experiment", lambda: "4")
     ui_verb.command(5000)
-    assert (
-        capsys.readouterr().out == "MLflow UI (served by the tracking server): http://mlflow.example:5000\n"
+    assert capsys.readouterr().out == (
+        "MLflow UI (served by the tracking server): "
+        "http://mlflow.example:5000/#/experiments/4/runs?workflowType=machine_learning\n"
     )
+
+
+def test_the_ui_opens_on_the_latest_experiment_with_runs(experiment, monkeypatch):
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    tracking.start_run(experiment)
+    assert ui.latest_experiment() == tracking.experiment_id(experiment)
+    named = tracking.experiment_id(f"{experiment}-named")  # no runs, but named by MLflow's variable
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", f"{experiment}-named")
+    assert ui.latest_experiment() == named
 
 
 @pytest.mark.integration
