@@ -14,36 +14,59 @@ from typing import Annotated
 
 import typer
 
+from bplab.options import (
+    EXAMPLES,
+    ConfigArg,
+    HeartbeatOpt,
+    NTrialsOpt,
+    OnceAfterOpt,
+    OutOpt,
+    OverridesArg,
+    PortOpt,
+    RtolOpt,
+    SetOpt,
+    StorageOpt,
+    StudyArg,
+    StudyOpt,
+    SuiteArg,
+    TimeoutOpt,
+    VersionOpt,
+    WorkersOpt,
+    overrides,
+)
+from bplab.runs import runs_app
 from experiments.errors import BadInput, CheckFailed
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="Backprop Lab: hand-written backprop in JAX, checked against autodiff, swept and tracked.",
 )
 
-ConfigArg = Annotated[Path, typer.Argument(help="A TOML config, e.g. experiments/configs/digits.toml.")]
-SetOpt = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="Override a config key, e.g. --set train.lr=0.5 (repeatable)."),
-]
-
 
 # --- train, gradcheck, ui ---------------------------------------------------------------------
 
 
-@app.command()
-def train(config: ConfigArg, set_: SetOpt = None) -> None:
+@app.command(epilog=EXAMPLES["train"])
+def train(
+    config: ConfigArg,
+    bare: OverridesArg = None,
+    set_: SetOpt = None,
+    system_metrics: Annotated[
+        bool, typer.Option("--system-metrics", help="Also log CPU, memory and GPU use (system/* metrics).")
+    ] = False,
+) -> None:
     """Train one config and record the run in MLflow (params, per-epoch metrics, artifacts, model)."""
     from bplab import train as verb
 
-    verb.command(config, set_ or ())
+    verb.command(config, overrides(set_, bare), system_metrics=system_metrics)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["gradcheck"])
 def gradcheck(
     config: ConfigArg,
+    bare: OverridesArg = None,
     set_: SetOpt = None,
     x64: Annotated[bool, typer.Option("--x64", help="Check in float64 (tolerance 1e-10, not 1e-4).")] = False,
     epochs: Annotated[int, typer.Option(help="Epochs trained between the two checks.")] = 3,
@@ -51,11 +74,11 @@ def gradcheck(
     """Compare manual vs jax.grad vs finite differences and name the backprop equation that disagrees."""
     from bplab import gradcheck as verb
 
-    verb.command(config, set_ or (), x64=x64, epochs=epochs)
+    verb.command(config, overrides(set_, bare), x64=x64, epochs=epochs)
 
 
-@app.command()
-def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000) -> None:
+@app.command(epilog=EXAMPLES["ui"])
+def ui(port: PortOpt = 5000) -> None:
     """Serve the MLflow UI for the store in use on 127.0.0.1 and print its URL."""
     from bplab import ui as verb
 
@@ -64,56 +87,45 @@ def ui(port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000) -> 
 
 # --- sweep, worker -------------------------------------------------------------------------------
 
-StudyOpt = Annotated[str | None, typer.Option("--study", help="Study name (default: the experiment name).")]
-StorageOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--storage",
-        help="Optuna storage: postgresql://… for many machines (env BPLAB_OPTUNA_STORAGE); "
-        "default ./optuna.journal.",
-    ),
-]
-HeartbeatOpt = Annotated[
-    int,
-    typer.Option(min=1, help="PostgreSQL heartbeat in seconds; a dead worker's trial is retried after 3×."),
-]
 
-
-@app.command()
+@app.command(epilog=EXAMPLES["sweep"])
 def sweep(
     config: ConfigArg,
-    n_trials: Annotated[
-        int | None, typer.Option(min=1, help="Total trials (default sweep.n_trials).")
-    ] = None,
-    workers: Annotated[
-        int, typer.Option(min=0, help="Local worker processes; 0 only creates the study for remote workers.")
-    ] = 1,
+    bare: OverridesArg = None,
+    n_trials: NTrialsOpt = None,
+    workers: WorkersOpt = 1,
     study: StudyOpt = None,
     storage: StorageOpt = None,
-    timeout: Annotated[
-        float | None, typer.Option(min=0.001, help="Seconds after which no new trial starts.")
-    ] = None,
+    timeout: TimeoutOpt = None,
     heartbeat: HeartbeatOpt = 10,
     set_: SetOpt = None,
+    population: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Trials trained at once as one vmapped program (default: 1 on CPU, 16 on GPU/TPU).",
+        ),
+    ] = None,
 ) -> None:
     """Search learning rate and layer sizes with Optuna; every trial a nested MLflow run."""
     from bplab import sweep as verb
 
     rc = verb.sweep_command(
         config,
-        set_,
+        overrides(set_, bare),
         n_trials=n_trials,
         workers=workers,
         study=study,
         storage=storage,
         timeout=timeout,
         heartbeat=heartbeat,
+        population=population,
     )
     if rc:
         raise typer.Exit(rc)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["worker"])
 def worker(
     study: Annotated[str, typer.Option("--study", help="The study to join (created by `bplab sweep`).")],
     storage: StorageOpt = None,
@@ -132,13 +144,8 @@ def worker(
 
 # --- regress, schedule, replay -------------------------------------------------------------------
 
-SuiteArg = Annotated[
-    str | None,
-    typer.Argument(help="A suite TOML, or the name of one in experiments/configs/ (default: regression)."),
-]
 
-
-@app.command()
+@app.command(epilog=EXAMPLES["regress"])
 def regress(
     suite: SuiteArg = None,
     update_baseline: Annotated[
@@ -151,20 +158,13 @@ def regress(
     verb.command(suite, update_baseline=update_baseline)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["schedule"])
 def schedule(
     cron: Annotated[str, typer.Option("--cron", help='A 5-field crontab expression, e.g. "0 3 * * *".')],
     suite: Annotated[
         str | None, typer.Option("--suite", help="The suite to run (default: regression).")
     ] = None,
-    once_after: Annotated[
-        float | None,
-        typer.Option(
-            "--once-after",
-            min=0,
-            help="Also run the suite once, this many seconds after start (a smoke check of the wiring).",
-        ),
-    ] = None,
+    once_after: OnceAfterOpt = None,
 ) -> None:
     """Run the regression suite on a cron schedule until SIGTERM (APScheduler)."""
     from bplab import schedule as verb
@@ -172,16 +172,10 @@ def schedule(
     verb.command(cron, suite=suite, once_after=once_after)
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["replay"])
 def replay(
     run_id: Annotated[str, typer.Argument(help="The MLflow run to re-run from its recorded config.")],
-    rtol: Annotated[
-        float | None,
-        typer.Option(
-            min=0,
-            help="Relative tolerance (default: exact on the recorded backend, 1e-3 on another one).",
-        ),
-    ] = None,
+    rtol: RtolOpt = None,
 ) -> None:
     """Re-run a logged run from its config and seeds; exit 1 unless losses and gradients match."""
     from bplab import replay as verb
@@ -192,7 +186,7 @@ def replay(
 # --- bench ---------------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=EXAMPLES["bench"])
 def bench(
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     quick: Annotated[bool, typer.Option(help="Fewer repeats and a smaller epoch (a smoke run).")] = False,
@@ -203,8 +197,49 @@ def bench(
     verb.command(json_out=json_out, quick=quick)
 
 
+app.add_typer(runs_app, name="runs")  # bplab runs reconcile
+
+
+# --- best, dashboard, config --------------------------------------------------------------------
+
+
+@app.command(epilog=EXAMPLES["best"])
+def best(
+    study: StudyArg = None,
+    storage: StorageOpt = None,
+    out: OutOpt = None,
+) -> None:
+    """Print a sweep's best trial (params, value, run URL) and write the config that reproduces it."""
+    from bplab import best as verb
+
+    verb.command(study, storage=storage, out=out)
+
+
+@app.command(epilog=EXAMPLES["dashboard"])
+def dashboard(study: StudyArg = None, storage: StorageOpt = None, port: PortOpt = 8080) -> None:
+    """Serve optuna-dashboard on the sweep's storage on 127.0.0.1 until Ctrl-C; print its URL."""
+    from bplab import dashboard as verb
+
+    verb.command(study, storage=storage, port=port)
+
+
+@app.command(epilog=EXAMPLES["config"])
+def config(
+    config: Annotated[Path | None, typer.Argument(help="A TOML config to resolve and validate.")] = None,
+    bare: OverridesArg = None,
+    set_: SetOpt = None,
+    schema: Annotated[bool, typer.Option("--schema", help="Print the config file's JSON Schema.")] = False,
+) -> None:
+    """Print a config resolved and validated (its sweep table too), or the JSON Schema of config files."""
+    from bplab import config as verb
+
+    verb.command(config, overrides(set_, bare), schema_only=schema)
+
+
 @app.callback()
-def _group() -> None:
+def _group(
+    version: VersionOpt = False,
+) -> None:
     """Backprop Lab: hand-written backprop in JAX, checked against autodiff, swept and tracked."""
 
 

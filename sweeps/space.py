@@ -1,14 +1,14 @@
 """The ``[sweep]`` and ``[sweep.space]`` tables, validated into a frozen :class:`SweepSpec`.
 
-The config loader keeps ``[sweep]`` raw; this module checks it the same way the loader checks the
-other sections (one :class:`~experiments.errors.BadInput` line naming the file and the key)::
+The config loader keeps ``[sweep]`` raw; this module checks it with the pydantic models of
+:mod:`sweeps.space_schema` (one :class:`~experiments.errors.BadInput` line naming the file and key)::
 
     [sweep]
     n_trials = 30             # the study's global budget (complete + pruned + failed)
     timeout = 600             # seconds, optional
     sampler = "tpe"           # tpe | random | grid | cmaes
-    pruner = "median"         # median | hyperband | none
-    metric = "val_loss"       # val_loss | val_accuracy | train_loss, reported every epoch
+    pruner = "median"         # median | percentile (keeps the best 25%) | asha | hyperband | none
+    metric = "val_loss"       # any metric the runs log: val_loss, val_accuracy, grad_norm/W1, …
     direction = "minimize"    # default: maximize for an accuracy, minimize otherwise
     seed = 0                  # the sampler's seed, optional
     grid_points = 3           # values per range when sampler = "grid"
@@ -23,8 +23,12 @@ other sections (one :class:`~experiments.errors.BadInput` line naming the file a
     activation = ["sigmoid", "tanh"]   # optional: choices
     init = ["normal", "scaled"]        # optional: choices
     epochs = [10, 30]         # optional: inclusive range
+    # any other config key, quoted, with a distribution (see sweeps.space_keys):
+    "model.cost" = {choices = ["quadratic", "cross_entropy"]}
+    "data.val_fraction" = {low = 0.1, high = 0.3}
+    "model.hidden" = {choices = [[30], [64, 32]]}      # instead of n_layers and width
 
-No Optuna here: turning the spec into ``trial.suggest_*`` calls lives in :mod:`sweeps.objective`, and
+No Optuna here: turning the spec into ``trial.suggest_*`` calls lives in :mod:`sweeps.suggest`, and
 the grid sampler's points in :mod:`sweeps.grid`.
 """
 
@@ -34,37 +38,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from backprop_core import ACTIVATIONS, INITS
-from experiments.config.toml_io import thaw
+from experiments.config.toml_io import freeze, thaw
 from experiments.errors import BadInput
-from experiments.validate import choice, expect, int_at_least, invalid, is_int, is_number
+from experiments.validate import invalid
+from sweeps.space_keys import distribution, quoted
+from sweeps.space_schema import PRUNERS, SAMPLERS, Shorthand, SweepTable, validated
 
-SAMPLERS = ("tpe", "random", "grid", "cmaes")
-PRUNERS = ("median", "hyperband", "none")
-METRICS = ("val_loss", "val_accuracy", "train_loss")
-DIRECTIONS = ("minimize", "maximize")
-SWEEP_KEYS = (
-    "n_trials",
-    "timeout",
-    "sampler",
-    "pruner",
-    "metric",
-    "direction",
-    "seed",
-    "grid_points",
-    "space",
-)
-SPACE_KEYS = (
-    "lr",
-    "n_layers",
-    "width",
-    "width_log",
-    "width_step",
-    "batch_size",
-    "activation",
-    "init",
-    "epochs",
-)
+__all__ = ["PRUNERS", "SAMPLERS", "Param", "Range", "SearchSpace", "SweepSpec", "parse_space", "parse_sweep"]
+
+# The config key each short key searches: a dotted key for the same config key would contradict it.
+SHORTHAND_KEYS = {
+    "lr": "train.lr",
+    "n_layers": "model.hidden",
+    "width": "model.hidden",
+    "width_log": "model.hidden",
+    "width_step": "model.hidden",
+    "batch_size": "train.batch_size",
+    "activation": "model.activation",
+    "init": "model.init",
+    "epochs": "train.epochs",
+}
 
 
 @dataclass(frozen=True)
@@ -78,15 +71,39 @@ class Range:
 
 
 @dataclass(frozen=True)
+class Param:
+    """A dotted config key and its distribution: ``choices``, or a range ``low``–``high``.
+
+    Attributes:
+      key: the config key (``train.batch_size``), also the Optuna parameter's name.
+      integer: an integer range (both bounds integers); otherwise a float range.
+    """
+
+    key: str
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    integer: bool = False
+
+    def largest(self) -> Any:
+        """The largest value offered (the high bound, or the largest choice)."""
+        return max(self.choices) if self.choices is not None else self.high
+
+
+@dataclass(frozen=True)
 class SearchSpace:
     """What a trial chooses.
 
     Attributes:
       lr: the learning rate α, always log-uniform.
       n_layers: the number of hidden layers.
-      width: the width of each hidden layer, chosen per layer.
+      width: the width of each hidden layer, chosen per layer. With ``"model.hidden"`` in ``params``,
+        ``n_layers`` and ``width`` are only the bounds of its choices (for memory checks and padding).
       batch_size, activation, init: choices, or ``None`` to keep the base config's value.
       epochs: a range, or ``None`` to keep the base config's value.
+      params: the dotted config keys searched, each with its distribution.
     """
 
     lr: Range = Range(0.01, 10.0, log=True)
@@ -96,6 +113,16 @@ class SearchSpace:
     activation: tuple[str, ...] | None = None
     init: tuple[str, ...] | None = None
     epochs: Range | None = None
+    params: tuple[Param, ...] = ()
+
+    def param(self, key: str) -> Param | None:
+        """The dotted ``key``'s distribution, when the space searches it."""
+        return next((p for p in self.params if p.key == key), None)
+
+    def largest_batch(self, default: int) -> int:
+        """The largest batch a trial can get (``default``: the base config's, when not searched)."""
+        p = self.param("train.batch_size")
+        return int(max(self.batch_size or (p.largest() if p else default,)))
 
 
 @dataclass(frozen=True)
@@ -114,67 +141,47 @@ class SweepSpec:
 
     def max_epochs(self, base_epochs: int) -> int:
         """The most epochs a trial can run (the pruner's maximum resource)."""
-        return int(self.space.epochs.high) if self.space.epochs else base_epochs
+        if self.space.epochs:
+            return int(self.space.epochs.high)
+        epochs = self.space.param("train.epochs")
+        return int(epochs.largest()) if epochs else base_epochs
 
 
-def _pair(table: Mapping[str, Any], name: str, source: str, *, integer: bool, positive: bool) -> Range | None:
-    """``[low, high]`` with ``low ≤ high`` (``low < high`` for floats); ``None`` when absent."""
-    if name not in table:
-        return None
-    key, value = f"sweep.space.{name}", table[name]
-    kind = "integers" if integer else "numbers"
-    ok = (
-        isinstance(value, list | tuple)
-        and len(value) == 2
-        and all(is_int(v) if integer else is_number(v) for v in value)
-    )
-    if not ok:
-        raise invalid(source, key, f"[low, high] with two {kind}", thaw(value))
-    low, high = value
-    if positive and low <= 0:
-        raise invalid(source, key, f"a range of positive {kind}", thaw(value))
-    if low > high or (not integer and low == high):
-        order = "low ≤ high" if integer else "low < high"
-        raise invalid(source, key, f"[low, high] with {order}", thaw(value))
-    return Range(low, high)
+def _params(table: Mapping[str, Any], source: str) -> tuple[Param, ...]:
+    """The dotted keys of ``table`` (the whole ``[sweep.space]``), each with its distribution."""
+    params = []
+    for key, value in table.items():
+        if "." not in key:
+            continue
+        dist = distribution(key, value, source)
+        clash = [short for short, target in SHORTHAND_KEYS.items() if target == key and short in table]
+        if clash:
+            raise BadInput(f"{source}: sweep.space.{clash[0]} and {quoted(key)} both search {key}; keep one")
+        choices = freeze(dist.choices) if dist.choices is not None else None
+        params.append(Param(key, choices, dist.low, dist.high, dist.step, dist.log, dist.integer))
+    return tuple(params)
 
 
-def _choices(table: Mapping[str, Any], name: str, source: str, check, want: str) -> tuple | None:
-    if name not in table:
-        return None
-    key, value = f"sweep.space.{name}", table[name]
-    if not (isinstance(value, list | tuple) and value and all(check(v) for v in value)):
-        raise invalid(source, key, want, thaw(value))
-    if len(set(value)) != len(value):
-        raise invalid(source, key, "a list without repeated values", thaw(value))
-    return tuple(value)
-
-
-def _drawn_from(table: Mapping[str, Any], name: str, source: str, options) -> tuple | None:
-    check = lambda v: isinstance(v, str) and v in options  # noqa: E731
-    return _choices(table, name, source, check, f"a non-empty list drawn from {', '.join(options)}")
-
-
-def _only_known(table: Mapping[str, Any], section: str, keys: tuple[str, ...], source: str) -> None:
-    for key in table:
-        if key not in keys:
-            raise BadInput(f"{source}: unknown key {section}.{key}; {section} takes {', '.join(keys)}")
+def _hidden_bounds(p: Param, source: str) -> tuple[Range, Range]:
+    """``n_layers`` and ``width`` bounding the ``"model.hidden"`` choices."""
+    if p.choices is None:
+        raise invalid(source, quoted(p.key), "{choices = [[30], [64, 32], …]}", "a range")
+    widths = [w for hidden in p.choices for w in hidden]
+    depths = [len(hidden) for hidden in p.choices]
+    return Range(min(depths), max(depths)), Range(min(widths), max(widths))
 
 
 def parse_space(table: Mapping[str, Any], source: str) -> SearchSpace:
     """Validates ``[sweep.space]``; absent keys keep :class:`SearchSpace`'s defaults."""
     if not isinstance(table, Mapping):
         raise invalid(source, "sweep.space", "a table", thaw(table))
-    _only_known(table, "sweep.space", SPACE_KEYS, source)
+    raw = thaw(table)
+    short = validated(Shorthand, {k: v for k, v in raw.items() if "." not in k}, "sweep.space", source)
+    params = _params(raw, source)
     default = SearchSpace()
-    lr = _pair(table, "lr", source, integer=False, positive=True)
-    n_layers = _pair(table, "n_layers", source, integer=True, positive=True)
-    width = _pair(table, "width", source, integer=True, positive=True)
-    width_log = table.get("width_log", default.width.log if width is None else False)
-    if not isinstance(width_log, bool):
-        raise invalid(source, "sweep.space.width_log", "true or false", width_log)
-    width = width or default.width
-    width_step = int_at_least("sweep.space.width_step", table.get("width_step", 1), 1, source)
+    width_log = short.width_log if short.width_log is not None else short.width is None
+    width = Range(*short.width) if short.width else default.width
+    width_step = short.width_step or 1
     if width_step > 1 and width_log:
         # Optuna samples a stepped integer uniformly only; a silent fallback would surprise.
         raise BadInput(f"{source}: sweep.space.width_step > 1 cannot be combined with width_log = true")
@@ -183,20 +190,20 @@ def parse_space(table: Mapping[str, Any], source: str) -> SearchSpace:
             f"{source}: sweep.space.width_step = {width_step} must divide width's span "
             f"{int(width.high)} − {int(width.low)}"
         )
-    epochs = _pair(table, "epochs", source, integer=True, positive=True)
-    batch_size = _choices(
-        table, "batch_size", source, lambda v: is_int(v) and v >= 1, "a non-empty list of integers ≥ 1"
-    )
-    activation = _drawn_from(table, "activation", source, ACTIVATIONS)
-    init = _drawn_from(table, "init", source, INITS)
+    n_layers = Range(*short.n_layers) if short.n_layers else default.n_layers
+    width = Range(width.low, width.high, log=width_log, step=width_step)
+    hidden = next((p for p in params if p.key == "model.hidden"), None)
+    if hidden:
+        n_layers, width = _hidden_bounds(hidden, source)
     return SearchSpace(
-        lr=Range(lr.low, lr.high, log=True) if lr else default.lr,
-        n_layers=n_layers or default.n_layers,
-        width=Range(width.low, width.high, log=width_log, step=width_step),
-        batch_size=batch_size,
-        activation=activation,
-        init=init,
-        epochs=epochs,
+        lr=Range(*short.lr, log=True) if short.lr else default.lr,
+        n_layers=n_layers,
+        width=width,
+        batch_size=short.batch_size,
+        activation=short.activation,
+        init=short.init,
+        epochs=Range(*short.epochs) if short.epochs else None,
+        params=params,
     )
 
 
@@ -213,32 +220,24 @@ def parse_sweep(table: Mapping[str, Any], source: str) -> SweepSpec:
     Raises:
       BadInput: one line naming ``source`` and the offending ``sweep.*`` key.
     """
-    _only_known(table, "sweep", SWEEP_KEYS, source)
-    get = table.get
-    n_trials = int_at_least("sweep.n_trials", get("n_trials", SweepSpec.n_trials), 1, source)
-    timeout = get("timeout")
-    if timeout is not None:
-        expect(
-            is_number(timeout) and timeout > 0, "sweep.timeout", timeout, "a number of seconds > 0", source
+    raw = thaw(table)
+    t = validated(SweepTable, raw, "sweep", source)
+    space = parse_space(raw.get("space", {}), source)
+    if t.sampler == "grid" and space.params:
+        raise BadInput(
+            f"{source}: sweep.sampler = grid searches only the short keys ({', '.join(SHORTHAND_KEYS)}); "
+            f"{quoted(space.params[0].key)} needs another sampler"
         )
-    sampler = choice("sweep.sampler", get("sampler", SweepSpec.sampler), SAMPLERS, source)
-    pruner = choice("sweep.pruner", get("pruner", SweepSpec.pruner), PRUNERS, source)
-    metric = choice("sweep.metric", get("metric", SweepSpec.metric), METRICS, source)
     # An accuracy is better when higher, a loss when lower.
-    direction = get("direction", "maximize" if metric.endswith("accuracy") else "minimize")
-    expect(direction in DIRECTIONS, "sweep.direction", direction, "minimize or maximize", source)
-    seed = get("seed")
-    if seed is not None:
-        int_at_least("sweep.seed", seed, 0, source)
-    grid_points = int_at_least("sweep.grid_points", get("grid_points", SweepSpec.grid_points), 1, source)
+    direction = t.direction or ("maximize" if t.metric.endswith("accuracy") else "minimize")
     return SweepSpec(
-        space=parse_space(get("space", {}), source),
-        n_trials=n_trials,
-        timeout=float(timeout) if timeout is not None else None,
-        sampler=sampler,
-        pruner=pruner,
-        metric=metric,
+        space=space,
+        n_trials=t.n_trials,
+        timeout=float(t.timeout) if t.timeout is not None else None,
+        sampler=t.sampler,
+        pruner=t.pruner,
+        metric=t.metric,
         direction=direction,
-        seed=seed,
-        grid_points=grid_points,
+        seed=t.seed,
+        grid_points=t.grid_points,
     )
