@@ -8,7 +8,7 @@ import sys
 from bplab.progress import EpochProgress
 from experiments import tracking
 from experiments.config import load_config
-from experiments.errors import RunFailed
+from experiments.errors import RunFailed, TrackingUnavailable
 from experiments.run import RunResult, train_run
 from experiments.tracking.system_metrics import ENABLE_ENV
 
@@ -31,7 +31,7 @@ def command(config, overrides=(), *, system_metrics: bool = False) -> RunResult:
         with EpochProgress(cfg.train.epochs, cfg.experiment.name) as progress:
             result = train_run(cfg, run_name=tracking.run_name(cfg), on_metrics=progress)
     except RunFailed as e:
-        if e.run_id:
+        if e.run_id and not isinstance(e, TrackingUnavailable):  # a dead server has no URL to ask
             print(f"run {e.run_id} FAILED: {tracking.run_url(e.run_id)}", file=sys.stderr)
         raise
     finals = "  ".join(f"{k}={v:.4g}" for k, v in result.final.items())

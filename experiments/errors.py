@@ -73,3 +73,9 @@ def failure_reason(error: BaseException) -> str:
 def failure_tags(category: str, reason: str) -> dict[str, str]:
     """The two tags a FAILED run carries."""
     return {names.TAG_FAILURE: category, names.TAG_FAILURE_REASON: reason[:REASON_MAX_CHARS]}
+
+
+class TrackingUnavailable(RunFailed):
+    """The MLflow store stopped answering and did not come back within the retry window."""
+
+    kind = names.TRACKING_UNAVAILABLE

@@ -5,9 +5,8 @@ At the end the parent run holds:
     ``sweep.gradient_bugs`` when the backward pass disagreed with autodiff;
   - the metric ``best_<metric>`` (step = trials done, so resumed sweeps show their progress);
   - artifacts ``best_params.json``, ``trials.csv``, ``best_config.toml`` (``bplab train`` runs it),
-    and ``plots/optimization_history.html``, ``plots/param_importances.html``,
-    ``plots/parallel_coordinate.html``, ``plots/slice.html`` (Optuna's plotly figures; the page
-    loads plotly.js from its CDN, which keeps each file small).
+    and ``plots/study.html``: Optuna's history, importances, parallel coordinates, slice and contour
+    on one page that renders offline (:mod:`sweeps.plots`), drawn once, when the sweep ends.
 """
 
 from __future__ import annotations
@@ -15,11 +14,8 @@ from __future__ import annotations
 import csv
 import json
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any
-
-import optuna
 
 from experiments import tracking
 from experiments.names import (
@@ -29,21 +25,17 @@ from experiments.names import (
     ATTR_REASON,
     ATTR_RUN_ID,
     ATTR_TEST_ACCURACY,
+    TAG_BEST_TRIAL,
     TAG_KIND,
     TAG_STUDY,
     TAG_SWEEP_STOPPED,
 )
+from experiments.tracking.writer import drain
 from sweeps.objective import trial_config
+from sweeps.plots import write_plots
 from sweeps.progress import Progress, best_trials, progress, snapshot
 from sweeps.reconcile import reconcile_all
 from sweeps.study import StudyHandle, study_lock
-
-PLOTS = {
-    "optimization_history": optuna.visualization.plot_optimization_history,
-    "param_importances": optuna.visualization.plot_param_importances,
-    "parallel_coordinate": optuna.visualization.plot_parallel_coordinate,
-    "slice": optuna.visualization.plot_slice,
-}
 
 
 def open_parent(handle: StudyHandle) -> str:
@@ -65,11 +57,12 @@ def open_parent(handle: StudyHandle) -> str:
                     "optuna.direction": handle.spec.direction,
                 },
                 description=f"Optuna study {handle.name}: {handle.budget} trials; children are its trials.",
+                log_system_metrics=True,
             )
             tracking.log_params(parent, {f"base.{k}": v for k, v in handle.base.flat().items()})
             handle.study.set_user_attr(ATTR_PARENT, parent)
         elif tracking.run_status(parent) != "RUNNING":
-            tracking.resume_run(parent)
+            tracking.resume_run(parent, log_system_metrics=True)
         tracking.set_tags(parent, {"sweep.n_trials": handle.budget})
     handle.parent_run_id = parent
     return parent
@@ -105,22 +98,6 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
         w.writerows(rows)
 
 
-def write_plots(study: optuna.Study, folder: Path) -> dict[str, str]:
-    """Optuna's four HTML plots into ``folder``; returns ``{plot: reason}`` for those it skipped
-    (e.g. importances need two complete trials)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    skipped = {}
-    for name, plot in PLOTS.items():
-        try:
-            with warnings.catch_warnings():  # "few trials per regime": true, and said in the tags
-                warnings.simplefilter("ignore")
-                fig = plot(study)
-            fig.write_html(folder / f"{name}.html", include_plotlyjs="cdn")
-        except Exception as e:  # Optuna refuses some plots on too few or identical trials
-            skipped[name] = " ".join(str(e).split())[:200] or type(e).__name__
-    return skipped
-
-
 def finalize(handle: StudyHandle, *, elapsed: float = 0.0, stopped: str | None = None) -> Progress:
     """Reconciles orphaned child runs, then writes the results onto the parent run and ends it.
 
@@ -129,6 +106,7 @@ def finalize(handle: StudyHandle, *, elapsed: float = 0.0, stopped: str | None =
     """
     study, spec = handle.study, handle.spec
     parent = handle.parent_run_id
+    drain()  # trials' runs still being written (ended without waiting) end before they are reconciled
     with study_lock(handle.url, handle.name):
         reconcile_all(study)
         trials = study.get_trials(deepcopy=False)
@@ -153,7 +131,7 @@ def finalize(handle: StudyHandle, *, elapsed: float = 0.0, stopped: str | None =
             best = best_trials(snap.trials, spec.direction, k=1)
             if best:
                 b = best[0]
-                tags.update({"best.trial": b.number, "best.value": b.value})
+                tags.update({TAG_BEST_TRIAL: b.number, "best.value": b.value})
                 tags.update({f"best.params.{k}": v for k, v in b.params.items()})
                 (folder / "best_params.json").write_text(
                     json.dumps(
@@ -173,6 +151,8 @@ def finalize(handle: StudyHandle, *, elapsed: float = 0.0, stopped: str | None =
                     trial_config(handle.base, b.params).to_toml(), "utf-8"
                 )
                 tracking.log_metrics(parent, {f"best_{spec.metric}": b.value}, step=p.done, synchronous=True)
+                if b.run_id:
+                    tracking.log_model_for(b.run_id)  # trials log weights; the best one becomes a model
             skipped = write_plots(study, folder / "plots")
             if skipped:
                 tags["sweep.plots_skipped"] = ", ".join(f"{k} ({v})" for k, v in skipped.items())[:5000]

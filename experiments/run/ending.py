@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from experiments import names, tracking
-from experiments.errors import RunFailed, StopRun, failure_reason, failure_tags
+from experiments.errors import RunFailed, StopRun, TrackingUnavailable, failure_reason, failure_tags
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ def ending(error: BaseException) -> tuple[str, dict[str, Any]]:
 
 def end_unfinished(run_id: str | None, error: BaseException) -> None:
     """Ends the run as ``error`` says; a store error here must not hide the original one."""
-    if run_id is None:
-        return
+    if run_id is None or isinstance(error, TrackingUnavailable):
+        return  # the store is what failed: reconcile ends the run once it answers again
     status, tags = ending(error)
     try:
         tracking.set_tags(run_id, tags)

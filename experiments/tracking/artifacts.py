@@ -1,24 +1,25 @@
-"""Files a run keeps: configs, tables, plots, weights, and the trained net as a pyfunc model.
+"""Files a run keeps: configs, tables, plots and weights (the model is :mod:`.logged_model`'s).
 
-Small artifacts are written straight from memory (``log_text``, ``log_dict``, ``log_table``); a
-pyfunc model is saved to a temporary folder and uploaded with its code (:mod:`.model`).
+Small artifacts are written straight from memory (``log_text``, ``log_dict``, ``log_table``). A run's
+own files can instead be queued (:func:`log_files_later`): written and uploaded in one call by the
+run's background writer, so training goes on while they travel, and the run ends once they are in.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import json
+import math
+import shutil
 import tempfile
-import tomllib
-import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.models import infer_signature
+from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS
 
-from experiments.tracking import model
 from experiments.tracking.store import client
+from experiments.tracking.writer import set_tags, submit
 
 
 def log_artifact(run_id: str, path: str | Path, artifact_path: str | None = None) -> None:
@@ -48,52 +49,47 @@ def log_table(run_id: str, rows: Iterable[Mapping[str, Any]], artifact_file: str
     client().log_table(run_id, {c: [row.get(c) for row in rows] for c in columns}, artifact_file)
 
 
+def table_json(rows: Iterable[Mapping[str, Any]]) -> dict[str, list]:
+    """Rows in the format ``mlflow.log_table`` writes (pandas' ``split``): ``{"columns", "data"}``.
+
+    Every column of every row, in first-seen order; a missing cell or a non-finite float is ``null``.
+    """
+    rows = list(rows)
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+
+    def cell(value: Any) -> Any:
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return {"columns": columns, "data": [[cell(row.get(c)) for c in columns] for row in rows]}
+
+
+def log_files_later(run_id: str, write: Callable[[Path], object], *, tables: Iterable[str] = ()) -> None:
+    """Queues the run's files: ``write(folder)`` fills a temporary folder, uploaded in one call.
+
+    Both happen in the run's background writer (retried while the store is away); the run ends after
+    them. ``tables`` are files of :func:`table_json` rows, tagged as ``mlflow.log_table`` tags its
+    tables, so MLflow's UI shows them as tables.
+    """
+    tables = list(tables)
+    if tables:
+        set_tags(
+            run_id, {MLFLOW_LOGGED_ARTIFACTS: json.dumps([{"path": t, "type": "table"} for t in tables])}
+        )
+
+    def upload() -> None:
+        folder = Path(tempfile.mkdtemp(prefix="bplab-artifacts-"))
+        try:
+            write(folder)
+            client().log_artifacts(run_id, str(folder))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    submit(run_id, upload)
+
+
 def download_artifact(run_id: str, artifact_path: str, dst_dir: str | Path) -> Path | None:
     """Downloads one artifact into ``dst_dir``; ``None`` when the run has no such artifact."""
     try:
         return Path(client().download_artifacts(run_id, artifact_path, str(dst_dir)))
     except (mlflow.exceptions.MlflowException, OSError):
         return None
-
-
-def _core_folder() -> str:
-    """The ``backprop_core`` package folder, found without importing it (and JAX with it)."""
-    spec = importlib.util.find_spec("backprop_core")
-    return str(Path(spec.origin).parent)
-
-
-def log_pyfunc_model(
-    run_id: str, *, weights: Path, config_toml: str, artifact_path: str = "model", input_example=None
-) -> str:
-    """Logs the trained net as an MLflow pyfunc model and returns its ``runs:/…`` URI.
-
-    The model is "from code" (:mod:`experiments.tracking.model`), so nothing is pickled: the weights
-    and input scaling travel as an ``.npz`` artifact, the config as TOML, and ``backprop_core`` as
-    code beside them. ``mlflow.pyfunc.load_model(uri).predict(X)`` gives the net's outputs ``a^L``
-    for raw (unscaled) inputs ``X``.
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        config_path = Path(tmp) / "config.toml"
-        config_path.write_text(config_toml, encoding="utf-8")
-        model_dir = Path(tmp) / artifact_path
-        kwargs = {}
-        if input_example is not None:
-            section = tomllib.loads(config_toml)["model"]
-            outputs = model.predict_outputs(
-                weights, input_example, activation=section["activation"], cost=section["cost"]
-            )
-            kwargs["signature"] = infer_signature(input_example, outputs)
-        with warnings.catch_warnings():
-            # MLflow suggests type hints for data validation; the signature above already says the shapes.
-            warnings.simplefilter("ignore", UserWarning)
-            mlflow.pyfunc.save_model(
-                str(model_dir),
-                python_model=model.__file__,
-                artifacts={"weights": str(weights), "config": str(config_path)},
-                code_paths=[_core_folder()],
-                # listed, not inferred: inference would load the model in a subprocess (slow)
-                pip_requirements=[f"mlflow=={mlflow.__version__}", "numpy", "jax", "jaxlib"],
-                **kwargs,
-            )
-        log_artifacts(run_id, model_dir, artifact_path)
-    return f"runs:/{run_id}/{artifact_path}"

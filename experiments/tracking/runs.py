@@ -88,13 +88,16 @@ def start_run(
     return run_id
 
 
-def end_run(run_id: str, status: str = "FINISHED") -> None:
-    """Ends a run with ``FINISHED``, ``FAILED`` or ``KILLED``, after writing its queued metrics."""
+def end_run(run_id: str, status: str = "FINISHED", *, wait: bool = True) -> None:
+    """Ends a run with ``FINISHED``, ``FAILED`` or ``KILLED`` once its queued writes are stored.
+
+    With ``wait=False`` the caller moves on at once (a sweep's next trial trains meanwhile); the run
+    stays RUNNING until its points and artifacts are written, so its status never runs ahead of them.
+    """
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}; choose one of {', '.join(STATUSES)}")
     system_metrics.stop(run_id)
-    writer.close(run_id)
-    client().set_terminated(run_id, status=status)
+    writer.end_run(run_id, status, wait=wait)
 
 
 def resume_run(run_id: str, *, log_system_metrics: bool | None = None) -> None:

@@ -1,113 +1,58 @@
-"""Metrics, params and tags of a run, written so the training loop never waits for the store.
+"""Metrics, params, tags and artifacts of a run, written so the training loop never waits for the store.
 
-Metrics go through one background writer per run (:class:`_MetricWriter`); params and tags are
-written at once, each in as few ``log_batch`` calls as MLflow's limits allow.
+Each run being written has one background writer (:class:`.queue.RunWriter`). ``log_params``, ``set_tags``
+(while the run has a writer) and ``log_metrics`` only queue; the writer sends everything queued in
+one ``log_batch`` (params and tags travel with the first metrics), at most every
+:attr:`.queue.RunWriter.MIN_INTERVAL_S`. Artifact uploads (:func:`submit`) and the run's ending
+(:func:`end_run`) are queued behind them, so a run is ended only once its points and files are in.
+
+When the store stops answering, the points stay queued and every write is retried for
+``BPLAB_TRACKING_RETRY_S`` (default 120 s, see :mod:`.retry`): a server that comes back gets every
+point; one that does not fails the run with one :class:`TrackingUnavailable`, raised in the training
+thread. At exit, every writer is drained (within that window) before the interpreter goes.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
 
+from experiments.errors import TrackingUnavailable
+from experiments.tracking.queue import PARAMS_PER_BATCH, RunWriter
 from experiments.tracking.store import client
 
 MAX_PARAM_LEN = 6000  # MLflow's limit on a param value
-_PARAMS_PER_BATCH = 100  # MLflow's limit of params per log_batch
 
 
-class _MetricWriter:
-    """A background thread that writes one run's metrics, so the training loop never waits for the store.
-
-    ``put`` only appends to a list (microseconds). The thread takes everything pending and writes it
-    with one ``log_batch``, at most every :attr:`MIN_INTERVAL_S` seconds: when epochs are faster than
-    that (digits epochs take ~2 ms, a sqlite commit ~20 ms), several epochs' points travel in one
-    batch, so there is never more than one ``log_batch`` per epoch, and the writer's Python work does
-    not compete with the training thread for the GIL after every epoch. A store error is kept and
-    raised in the training thread at the next ``put`` or ``flush``.
-    """
-
-    _MAX_METRICS_PER_BATCH = 1000  # MLflow's limit
-    MIN_INTERVAL_S = 0.5
-
-    def __init__(self, run_id: str):
-        self.run_id = run_id
-        self._pending: list[Metric] = []
-        self._busy = False
-        self._flushing = 0
-        self._closed = False
-        self._error: BaseException | None = None
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._loop, name=f"mlflow-metrics-{run_id[:8]}", daemon=True)
-        self._thread.start()
-
-    def put(self, metrics: list[Metric]) -> None:
-        with self._cond:
-            self._raise_error()
-            self._pending.extend(metrics)
-            self._cond.notify_all()
-
-    def flush(self) -> None:
-        """Blocks until every metric put so far is in the store; re-raises a store error."""
-        with self._cond:
-            self._flushing += 1
-            self._cond.notify_all()
-            try:
-                self._cond.wait_for(lambda: (not self._pending and not self._busy) or self._error is not None)
-            finally:
-                self._flushing -= 1
-            self._raise_error()
-
-    def close(self) -> None:
-        """Flushes, then lets the thread end."""
-        try:
-            self.flush()
-        finally:
-            with self._cond:
-                self._closed = True
-                self._cond.notify_all()
-
-    def _raise_error(self) -> None:
-        if self._error is not None:
-            error, self._error = self._error, None
-            self._pending.clear()
-            raise error
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(lambda: bool(self._pending) or self._closed)
-                if not self._pending:
-                    return  # closed and drained
-                # Let more epochs gather, unless someone waits in flush().
-                self._cond.wait_for(lambda: self._flushing, timeout=self.MIN_INTERVAL_S)
-                batch, self._pending = self._pending, []
-                self._busy = True
-            try:
-                for i in range(0, len(batch), self._MAX_METRICS_PER_BATCH):
-                    client().log_batch(self.run_id, metrics=batch[i : i + self._MAX_METRICS_PER_BATCH])
-            except BaseException as e:  # handed to the training thread
-                with self._cond:
-                    self._error = e
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-
-
-_writers: dict[str, _MetricWriter] = {}
+_writers: dict[str, RunWriter] = {}
+_closing: set[RunWriter] = set()  # ended without waiting, still writing
+_failed: dict[str, TrackingUnavailable] = {}  # runs whose store went away: later writes fail at once
 _writers_lock = threading.Lock()
 
 
-def _writer(run_id: str) -> _MetricWriter:
+def _outage(run_id: str, error: TrackingUnavailable) -> None:
     with _writers_lock:
-        if run_id not in _writers:
-            _writers[run_id] = _MetricWriter(run_id)
-        return _writers[run_id]
+        _failed[run_id] = error
+
+
+def _done(writer: RunWriter) -> None:
+    with _writers_lock:
+        _closing.discard(writer)
+
+
+def _writer(run_id: str, *, create: bool = True) -> RunWriter | None:
+    with _writers_lock:
+        if run_id in _failed:
+            raise _failed[run_id]
+        if run_id not in _writers and create:
+            _writers[run_id] = RunWriter(run_id, on_outage=_outage, on_done=_done)
+        return _writers.get(run_id)
 
 
 def close(run_id: str) -> None:
@@ -116,26 +61,64 @@ def close(run_id: str) -> None:
         writer = _writers.pop(run_id, None)
     if writer is not None:
         writer.close()
+    elif run_id in _failed:
+        raise _failed[run_id]
+
+
+def submit(run_id: str, job: Callable[[], object]) -> None:
+    """Queues ``job`` (an upload) to run in the run's writer after what is queued, retried like points."""
+    _writer(run_id).put(job=job)
+
+
+def end_run(run_id: str, status: str, *, wait: bool = True) -> None:
+    """Ends the run with ``status`` once everything queued is written.
+
+    With ``wait=False`` this returns at once: the run stays RUNNING until its points and artifacts
+    are stored, then ends; :func:`drain` (run at exit) waits for it.
+    """
+    with _writers_lock:
+        writer = _writers.pop(run_id, None)
+    if writer is None:
+        if run_id in _failed:
+            raise _failed[run_id]
+        client().set_terminated(run_id, status=status)
+        return
+    writer.ending = True
+    writer.put(job=lambda: client().set_terminated(run_id, status=status))
+    with _writers_lock:
+        _closing.add(writer)
+    writer.close(wait=wait)
+
+
+def drain() -> None:
+    """Waits until every writer of this process has written what it holds (at exit)."""
+    with _writers_lock:
+        writers = [*_writers.values(), *_closing]
+        _writers.clear()  # a later write to one of these runs gets a new writer
+        _closing.clear()
+    for w in writers:
+        w.close(wait=False)
+        w.join()
+
+
+atexit.register(drain)
 
 
 def log_metrics(run_id: str, metrics: Mapping[str, float], step: int, *, synchronous: bool = False) -> None:
-    """Logs every metric at ``step``: one ``log_batch``, written by a background thread by default.
+    """Logs every metric at ``step``; queued for the run's writer, or written before returning.
 
     The training loop only queues the values, which keeps the tracking overhead of an epoch tiny;
-    :func:`flush` (called when the run ends) waits until they are stored. ``synchronous=True``
-    writes before returning.
+    :func:`flush` (called when the run ends) waits until they are stored.
     """
     now = int(time.time() * 1000)
     batch = [Metric(str(k), float(v), now, int(step)) for k, v in metrics.items()]
+    _writer(run_id).put(metrics=batch)
     if synchronous:
         flush(run_id)
-        client().log_batch(run_id, metrics=batch)
-    else:
-        _writer(run_id).put(batch)
 
 
 def flush(run_id: str | None = None) -> None:
-    """Waits until the queued metrics of ``run_id`` (or of every run) are in the store."""
+    """Waits until what is queued for ``run_id`` (or for every run) is in the store."""
     with _writers_lock:
         writers = [w for rid, w in _writers.items() if run_id in (None, rid)]
     for w in writers:
@@ -148,13 +131,18 @@ def _param_value(value: Any) -> str:
 
 
 def log_params(run_id: str, params: Mapping[str, Any]) -> None:
-    """Logs params (stringified), in as few ``log_batch`` calls as MLflow's limits allow."""
-    items = [Param(str(k), _param_value(v)) for k, v in params.items()]
-    for i in range(0, len(items), _PARAMS_PER_BATCH):
-        client().log_batch(run_id, params=items[i : i + _PARAMS_PER_BATCH])
+    """Queues params (stringified): they reach the store with the run's next ``log_batch``."""
+    _writer(run_id).put(params=[Param(str(k), _param_value(v)) for k, v in params.items()])
 
 
 def set_tags(run_id: str, tags: Mapping[str, Any]) -> None:
-    """Sets tags (values stringified) in one ``log_batch``."""
-    if tags:
-        client().log_batch(run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+    """Sets tags (values stringified): queued while the run has a writer, else one ``log_batch`` now."""
+    if not tags:
+        return
+    items = [RunTag(str(k), str(v)) for k, v in tags.items()]
+    writer = _writer(run_id, create=False)
+    if writer is not None:
+        writer.put(tags=items)
+    else:
+        for i in range(0, len(items), PARAMS_PER_BATCH):
+            client().log_batch(run_id, tags=items[i : i + PARAMS_PER_BATCH])

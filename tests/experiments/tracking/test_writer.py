@@ -1,5 +1,5 @@
-"""The background metric writer: the loop never waits, one ``log_batch`` carries many epochs, and a
-store error reaches the training thread."""
+"""The background writer: the loop never waits, one ``log_batch`` carries params, tags and many epochs,
+an outage is waited out for a bounded window, and a store error reaches the training thread."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import json
 import threading
 
 import pytest
+from mlflow.exceptions import MlflowException
 
 from experiments import tracking
-from experiments.tracking import writer
+from experiments.errors import TrackingUnavailable
+from experiments.tracking import queue, writer
 
 
 class FakeClient:
@@ -18,13 +20,23 @@ class FakeClient:
     def __init__(self):
         self.calls: list[dict] = []
         self.fail: Exception | None = None
+        self.fail_times = 0  # fail this many calls, then succeed
         self.gate = threading.Event()
         self.gate.set()
+        self.ended: list[tuple[str, str]] = []
+
+    def _maybe_fail(self):
+        if self.fail is not None and self.fail_times:
+            self.fail_times -= 1
+            raise self.fail
+
+    def set_terminated(self, run_id, status=None):
+        self._maybe_fail()
+        self.ended.append((run_id, status))
 
     def log_batch(self, run_id, metrics=(), params=(), tags=()):
         self.gate.wait(10)
-        if self.fail is not None:
-            raise self.fail
+        self._maybe_fail()
         self.calls.append(
             {"run_id": run_id, "metrics": list(metrics), "params": list(params), "tags": list(tags)}
         )
@@ -34,6 +46,7 @@ class FakeClient:
 def fake(monkeypatch) -> FakeClient:
     client = FakeClient()
     monkeypatch.setattr(writer, "client", lambda: client)
+    monkeypatch.setattr(queue, "client", lambda: client)
     return client
 
 
@@ -59,11 +72,10 @@ def test_log_metrics_does_not_wait_for_the_store(fake):
 
 
 def test_a_store_error_is_raised_in_the_training_thread(fake):
-    fake.fail = RuntimeError("store down")
+    fake.fail, fake.fail_times = RuntimeError("store down"), 1
     tracking.log_metrics("r3", {"a": 1.0}, 1)
     with pytest.raises(RuntimeError, match="store down"):
         tracking.flush("r3")
-    fake.fail = None
     tracking.log_metrics("r3", {"a": 2.0}, 2)  # raised once; the writer goes on
     writer.close("r3")
     assert [m.value for c in fake.calls for m in c["metrics"]] == [2.0]
@@ -81,6 +93,7 @@ def test_params_are_stringified_cut_and_batched_by_100(fake):
     params["hidden"] = [5, 4]
     params["long"] = "x" * (tracking.MAX_PARAM_LEN + 10)
     tracking.log_params("r5", params)
+    writer.close("r5")
     assert [len(c["params"]) for c in fake.calls] == [100, 52]
     values = {p.key: p.value for c in fake.calls for p in c["params"]}
     assert values["p7"] == "7" and json.loads(values["hidden"]) == [5, 4]
@@ -92,3 +105,65 @@ def test_tags_in_one_batch_and_none_for_nothing(fake):
     assert fake.calls == []
     tracking.set_tags("r6", {"bplab.kind": "run", "n": 1})
     assert [(t.key, t.value) for t in fake.calls[0]["tags"]] == [("bplab.kind", "run"), ("n", "1")]
+
+
+def test_params_and_tags_travel_with_the_first_metrics(fake):
+    tracking.log_params("r7", {"train.lr": 0.5})
+    tracking.set_tags("r7", {"bplab.kind": "trial"})  # the run has a writer now: queued too
+    tracking.log_metrics("r7", {"train_loss": 1.0}, 1)
+    writer.close("r7")
+    (call,) = fake.calls
+    assert [len(call[k]) for k in ("metrics", "params", "tags")] == [1, 1, 1]
+
+
+def test_an_outage_is_retried_and_every_point_stored(fake, monkeypatch):
+    monkeypatch.setenv("BPLAB_TRACKING_RETRY_S", "30")
+    fake.fail, fake.fail_times = MlflowException("connection refused"), 3  # HTTP 500: transient
+    for step in (1, 2):
+        tracking.log_metrics("r8", {"a": float(step)}, step)
+    writer.close("r8")
+    assert [m.step for c in fake.calls for m in c["metrics"]] == [1, 2]
+
+
+def test_a_store_that_stays_away_fails_the_run_once_the_window_closes(fake, monkeypatch):
+    monkeypatch.setenv("BPLAB_TRACKING_RETRY_S", "0.5")
+    fake.fail, fake.fail_times = OSError("connection refused"), 10**6
+    tracking.log_metrics("r9", {"a": 1.0}, 1)
+    with pytest.raises(TrackingUnavailable, match="did not answer"):
+        tracking.flush("r9")
+    with pytest.raises(TrackingUnavailable):  # it stays failed: nothing more is accepted
+        tracking.log_metrics("r9", {"a": 2.0}, 2)
+    assert TrackingUnavailable("x").kind == "tracking_unavailable"
+
+
+def test_a_refusal_is_not_retried(fake, monkeypatch):
+    monkeypatch.setenv("BPLAB_TRACKING_RETRY_S", "60")
+    fake.fail, fake.fail_times = MlflowException.invalid_parameter_value("bad"), 1
+    tracking.log_metrics("r10", {"a": 1.0}, 1)
+    with pytest.raises(MlflowException, match="bad"):
+        tracking.flush("r10")
+    writer.close("r10")
+
+
+def test_an_ending_without_waiting_comes_after_the_queued_files(fake):
+    fake.gate.clear()
+    done = []
+    tracking.log_metrics("r11", {"a": 1.0}, 1)
+    writer.submit("r11", lambda: done.append("files"))
+    writer.end_run("r11", "FINISHED", wait=False)  # returns while the store is stuck
+    assert fake.ended == [] and done == []
+    fake.gate.set()
+    writer.drain()
+    assert done == ["files"] and fake.ended == [("r11", "FINISHED")]
+
+
+def test_a_failed_upload_after_the_caller_left_ends_the_run_failed(fake):
+    def upload():
+        raise ValueError("disk full")
+
+    writer.submit("r12", upload)
+    writer.end_run("r12", "FINISHED", wait=False)
+    writer.drain()
+    assert fake.ended == [("r12", "FAILED")]  # not FINISHED: its files are missing
+    tags = {t.key: t.value for c in fake.calls for t in c["tags"]}
+    assert tags["bplab.failure"] == "exception" and "disk full" in tags["bplab.failure_reason"]

@@ -1,0 +1,112 @@
+"""A real ``mlflow server`` killed in the middle of a run: back within the window, every epoch's point is
+stored and the run FINISHED; gone for good, the run fails with one ``TrackingUnavailable`` line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from experiments.config import load_config
+from experiments.errors import TrackingUnavailable
+from experiments.run import train_run
+from experiments.tracking.ui import stop_process_group, ui_env, wait_until_up
+from tests.support.processes import CONFIGS, free_port
+
+pytestmark = pytest.mark.integration
+
+EPOCHS = 6
+
+
+class Server:
+    """``mlflow server`` on sqlite at a fixed port: started, killed and started again."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.port = folder, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        cmd = [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
+            "--artifacts-destination", str(self.folder / "artifacts"),
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+        ]  # fmt: skip
+        with (self.folder / "server.log").open("a") as log:
+            self.proc = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, env=ui_env(), start_new_session=True
+            )
+        if not wait_until_up(self.url, self.proc, timeout_s=120):
+            pytest.fail(f"mlflow server did not start:\n{(self.folder / 'server.log').read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            stop_process_group(self.proc)
+
+
+@pytest.fixture(scope="module")
+def _server(tmp_path_factory):
+    """One server for the module (each start costs seconds): the first test restarts it, the last kills it."""
+    srv = Server(tmp_path_factory.mktemp("mlflow-server"))
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def server(_server, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", _server.url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # the writer's own retry is under test
+    return _server
+
+
+def _train(on_epoch):
+    cfg = load_config(CONFIGS / "xor.toml", [f"train.epochs={EPOCHS}", "train.gradcheck_every=0"])
+    return train_run(cfg, artifacts="light", on_epoch=on_epoch)
+
+
+def test_a_server_back_within_the_window_gets_every_point(server, monkeypatch):
+    monkeypatch.setenv("BPLAB_TRACKING_RETRY_S", "120")
+    restarted = threading.Thread(target=server.start)
+
+    def on_epoch(epoch, metrics):
+        if epoch == 2:
+            server.kill()
+            restarted.start()  # comes back while the run goes on and waits at its end
+
+    result = _train(on_epoch)
+    restarted.join()
+    client = MlflowClient(server.url)
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert sorted(m.step for m in client.get_metric_history(result.run_id, "train_loss")) == list(
+        range(1, EPOCHS + 1)
+    )
+    assert run.data.params["train.lr"] and "params.npz" in {
+        a.path for a in client.list_artifacts(result.run_id)
+    }
+
+
+def test_a_server_that_stays_away_fails_the_run_in_one_line(server, monkeypatch):
+    monkeypatch.setenv("BPLAB_TRACKING_RETRY_S", "3")
+    t0 = time.monotonic()
+    with pytest.raises(TrackingUnavailable) as failed:
+        _train(lambda epoch, metrics: server.kill() if epoch == 2 else None)
+    assert time.monotonic() - t0 < 60
+    message = str(failed.value)
+    assert "\n" not in message and server.url in message and "BPLAB_TRACKING_RETRY_S=3" in message
+    assert failed.value.kind == "tracking_unavailable"
