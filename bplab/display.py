@@ -52,8 +52,9 @@ def status_line(p: Progress, metric: str) -> str:
         best = "no complete trial yet"
     else:
         best = f"best {metric}={p.best_value:.4g} (trial {p.best_number}: {fmt_params(p.best_params)})"
+    poison = f", {p.poison} poison" if p.poison else ""
     return (
-        f"{p.done}/{p.budget} done ({p.complete} complete, {p.pruned} pruned, {p.failed} failed, "
+        f"{p.done}/{p.budget} done ({p.complete} complete, {p.pruned} pruned, {p.failed} failed{poison}, "
         f"{p.running} running) | {best} | elapsed {fmt_seconds(p.elapsed)} eta {fmt_seconds(p.eta)}"
     )
 
@@ -136,6 +137,8 @@ class Display:
         grid.add_row("time", f"elapsed {fmt_seconds(p.elapsed)}, eta {fmt_seconds(p.eta)}")
         if p.gradient_bugs:
             grid.add_row("[red]gradient bug[/]", f"{p.gradient_bugs} trial(s): manual ≠ autodiff")
+        if p.poison:
+            grid.add_row("[red]poison[/]", f"{p.poison} param set(s) failed the same way twice")
         return grid
 
 
@@ -166,6 +169,12 @@ def final_report(result: SweepResult, *, stream: TextIO | None = None) -> None:
             f"GRADIENT BUG: {p.gradient_bugs} trial(s) stopped because the manual backward pass "
             "disagrees with autodiff (bplab.failure=gradient_mismatch) — a bug in the code, not a "
             "bad hyperparameter; run `bplab gradcheck` on the config",
+            soft_wrap=True,
+        )
+    if p.poison:
+        console.print(
+            f"{p.poison} poison trial(s): their params failed the same way twice (out of memory or an "
+            "error) and are not queued again; see bplab.failure and bplab.reason on their runs",
             soft_wrap=True,
         )
     if result.parent_url:

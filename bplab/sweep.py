@@ -58,7 +58,9 @@ def report(result: SweepResult, out: TextIO) -> int:
     if result.lost_workers:
         names = ", ".join(result.lost_workers)
         print(f"bplab: warning: {names} ended abnormally; their trials were re-queued", file=sys.stderr)
-    if result.ending == Ending.NOTHING_TO_DO:
+    if result.ending == Ending.STORAGE_LOST:
+        print(f"bplab: error: {result.reason}; its trial in flight is retried on resume", file=sys.stderr)
+    elif result.ending == Ending.NOTHING_TO_DO:
         print(f"study {result.study!r} is complete ({result.budget} trials); nothing to do", file=out)
     elif result.ending == Ending.OTHERS_RUNNING:
         print(status_line(result.progress, result.metric), file=out)
@@ -89,8 +91,10 @@ def sweep_command(
         where = "" if options.get("storage") is None else f" --storage '{result.storage}'"
         print(f"ready: join with `bplab worker --study {result.study}{where}` on each machine", file=out)
     elif result.ending == Ending.INTERRUPTED:
+        if result.progress is not None:
+            print(status_line(result.progress, result.metric), file=out)
         print(
-            "bplab: interrupted; the running trial was failed and queued again. "
+            "bplab: interrupted; the running trials were failed and queued again. "
             "Run the same command to resume under the same parent run.",
             file=sys.stderr,
         )

@@ -9,14 +9,19 @@ COMPLETE                   FINISHED                     ``optuna.state=COMPLETE`
 PRUNED                     KILLED                       ``optuna.state=PRUNED``, ``bplab.pruned_at``
 FAIL (diverged)            FAILED                       ``bplab.failure=diverged``
 FAIL (gradient bug)        FAILED                       ``bplab.failure=gradient_mismatch``
-FAIL (other error)         FAILED                       ``bplab.failure=…``
+FAIL (out of memory)       FAILED                       ``bplab.failure=oom`` (queued once more)
+FAIL (other error)         FAILED                       ``bplab.failure=exception`` (queued once more)
+FAIL (invalid point)       FAILED                       ``bplab.failure=bad_config`` (queued once more)
+FAIL (a store is down)     FAILED                       ``bplab.failure=tracking_unavailable`` …
 FAIL (interrupted)         KILLED                       ``bplab.failure=interrupted`` (re-queued)
 FAIL (worker lost)         FAILED                       ``bplab.failure=worker_lost`` (re-queued)
 =========================  ===========================  ==========================================
 
 A divergent trial (NaN/inf loss) is failed, not pruned: its learning rate is a bad hyperparameter and
 the sampler should not learn from a loss it never really had. A gradient mismatch is a bug in the
-backward pass, not a bad hyperparameter, and the sweep summary counts it separately.
+backward pass, not a bad hyperparameter, and the sweep summary counts it separately. Any other
+exception is kept inside the trial: it is classified (:func:`sweeps.failure.classify`) and the
+worker goes on. A point that is not a valid config still gets its (FAILED) run, so every trial has one.
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from experiments import tracking
 from experiments.config import RunConfig
-from experiments.errors import BadInput, RunFailed, StopRun
+from experiments.errors import BadInput, RunFailed, StopRun, failure_reason, failure_tags
 from experiments.names import (
     ATTR_TEST_ACCURACY,
+    BAD_CONFIG,
     TAG_KIND,
     TAG_PRUNED_AT,
     TAG_RETRY_OF,
@@ -42,56 +49,12 @@ from experiments.names import (
 )
 from experiments.process import process_identity
 from experiments.run import RunResult, train_run
-from sweeps.space import SearchSpace, SweepSpec
+from sweeps.failure import classify
+from sweeps.padding import pad_for
+from sweeps.space import SweepSpec
+from sweeps.suggest import config_values, suggest
 
-BAD_CONFIG = "bad_config"  # the sampled point is not a valid config (e.g. a batch larger than the data)
 NO_METRIC = "no_metric"  # the run finished without the metric the study optimises
-
-
-def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
-    """Asks the trial for one point of ``space``; returns Optuna's params (``lr``, ``width_1``, …).
-
-    A retried trial already carries its params, and ``suggest_*`` hands them back unchanged, so a
-    retry trains the same network with the same learning rate.
-    """
-    params: dict[str, Any] = {"lr": trial.suggest_float("lr", space.lr.low, space.lr.high, log=True)}
-    n_layers = trial.suggest_int("n_layers", int(space.n_layers.low), int(space.n_layers.high))
-    params["n_layers"] = n_layers
-    for l in range(1, n_layers + 1):
-        params[f"width_{l}"] = trial.suggest_int(
-            f"width_{l}",
-            int(space.width.low),
-            int(space.width.high),
-            step=space.width.step,
-            log=space.width.log,
-        )
-    if space.batch_size:
-        params["batch_size"] = trial.suggest_categorical("batch_size", list(space.batch_size))
-    if space.activation:
-        params["activation"] = trial.suggest_categorical("activation", list(space.activation))
-    if space.init:
-        params["init"] = trial.suggest_categorical("init", list(space.init))
-    if space.epochs:
-        params["epochs"] = trial.suggest_int("epochs", int(space.epochs.low), int(space.epochs.high))
-    return params
-
-
-def config_values(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Optuna's params → the dotted config keys of ``RunConfig.with_values``.
-
-    ``{"lr": 0.5, "n_layers": 2, "width_1": 30, "width_2": 20}`` →
-    ``{"train.lr": 0.5, "model.hidden": [30, 20]}``.
-    """
-    values: dict[str, Any] = {"train.lr": float(params["lr"])}
-    n_layers = int(params["n_layers"])
-    values["model.hidden"] = [int(params[f"width_{l}"]) for l in range(1, n_layers + 1)]
-    choices = (("batch_size", "train.batch_size"), ("activation", "model.activation"), ("init", "model.init"))
-    for name, key in choices:
-        if name in params:
-            values[key] = params[name]
-    if "epochs" in params:
-        values["train.epochs"] = int(params["epochs"])
-    return values
 
 
 def trial_config(base: RunConfig, params: Mapping[str, Any]) -> RunConfig:
@@ -151,13 +114,41 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
     under :func:`experiments.signals.terminate_as_interrupt`) propagates: the caller fails the trial,
     re-queues its params and stops.
     """
-    metric = ctx.spec.metric
+    params, cfg = sample(trial, ctx, retry_of=retry_of)
+    if isinstance(cfg, Outcome):
+        return cfg
+    try:
+        result = train_run(
+            cfg,
+            parent_run_id=ctx.parent_run_id,
+            tags=run_tags(ctx, trial, retry_of),
+            run_name=f"trial-{trial.number}",
+            on_epoch=pruning(trial, ctx.spec.metric),
+            artifacts="light",  # every metric, config, weights; `bplab train best_config.toml` for the rest
+            grad=ctx.grad,
+            pad_to=pad_for(cfg, ctx.spec.space),
+        )
+    except Exception as e:  # kept inside the trial (see outcome)
+        return outcome(ctx, trial, retry_of, params, e)
+    return outcome(ctx, trial, retry_of, params, result)
+
+
+def sample(
+    trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None
+) -> tuple[dict[str, Any], RunConfig | Outcome]:
+    """The trial's params and its run config, or the FAILED outcome of a point that is no config."""
     for key, value in process_identity().items():
         trial.set_user_attr(key, value)
+    params = suggest(trial, ctx.spec.space)
     try:
-        cfg = trial_config(ctx.base, suggest(trial, ctx.spec.space))
+        return params, trial_config(ctx.base, params)
     except BadInput as e:
-        return Outcome(TrialState.FAIL, failure=BAD_CONFIG, reason=str(e))
+        return params, _bad_config(ctx, trial, retry_of, params, str(e))
+
+
+def pruning(trial: optuna.Trial, metric: str) -> Callable[[int, Mapping[str, float]], None]:
+    """The trial's ``on_epoch``: reports ``metric`` to Optuna each epoch and raises :class:`StopRun`
+    (KILLED, ``optuna.state=PRUNED``, ``bplab.pruned_at``) when the pruner says stop."""
 
     def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
         value = metrics.get(metric)
@@ -171,24 +162,28 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
                 reason=f"pruned at epoch {epoch}: {metric}={value:.4g} is behind the other trials",
             )
 
-    try:
-        result = train_run(
-            cfg,
-            parent_run_id=ctx.parent_run_id,
-            tags=run_tags(ctx, trial, retry_of),
-            run_name=f"trial-{trial.number}",
-            on_epoch=on_epoch,
-            artifacts="light",  # every metric, config, weights; `bplab train best_config.toml` for the rest
-            grad=ctx.grad,
-        )
-    except StopRun as e:
+    return on_epoch
+
+
+def outcome(
+    ctx: TrialContext,
+    trial: optuna.Trial,
+    retry_of: int | None,
+    params: Mapping[str, Any],
+    result: RunResult | Exception,
+) -> Outcome:
+    """How a trial's run ended: its result, or the exception that ended it."""
+    if isinstance(result, StopRun):
         return Outcome(
-            TrialState.PRUNED, run_id=getattr(e, "run_id", None), reason=getattr(e, "reason", None)
+            TrialState.PRUNED, run_id=getattr(result, "run_id", None), reason=getattr(result, "reason", None)
         )
-    except RunFailed as e:
-        return Outcome(TrialState.FAIL, run_id=e.run_id, failure=e.kind, reason=e.message)
-    except BadInput as e:  # e.g. a sampled batch size larger than this dataset's training split
-        return Outcome(TrialState.FAIL, failure=BAD_CONFIG, reason=str(e))
+    if isinstance(result, RunFailed):
+        return Outcome(TrialState.FAIL, run_id=result.run_id, failure=result.kind, reason=result.message)
+    if isinstance(result, BadInput):  # e.g. a sampled batch size larger than this dataset's training split
+        return _bad_config(ctx, trial, retry_of, params, str(result))
+    if isinstance(result, Exception):  # out of memory, a store down, a bug …
+        return Outcome(TrialState.FAIL, failure=classify(result), reason=failure_reason(result))
+    metric = ctx.spec.metric
     value = _objective_value(result, metric)
     if value is None:
         return Outcome(TrialState.FAIL, run_id=result.run_id, failure=NO_METRIC, reason=f"no {metric}")
@@ -196,6 +191,25 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
     if test_acc is not None:
         trial.set_user_attr(ATTR_TEST_ACCURACY, float(test_acc))
     return Outcome(TrialState.COMPLETE, value=value, run_id=result.run_id)
+
+
+def _bad_config(
+    ctx: TrialContext, trial: optuna.Trial, retry_of: int | None, params: Mapping[str, Any], reason: str
+) -> Outcome:
+    """A sampled point that is not a valid config: a FAILED run that says why (no training)."""
+    run_id = None
+    try:
+        run_id = tracking.start_run(
+            ctx.base.experiment.name,
+            run_name=f"trial-{trial.number}",
+            parent_run_id=ctx.parent_run_id or None,
+            tags={**run_tags(ctx, trial, retry_of), **failure_tags(BAD_CONFIG, reason)},
+        )
+        tracking.log_params(run_id, config_values(params))
+        tracking.end_run(run_id, "FAILED")
+    except Exception as e:  # the trial failed already; its run is a record, not a reason to stop
+        return Outcome(TrialState.FAIL, run_id=run_id, failure=BAD_CONFIG, reason=f"{reason} ({e})")
+    return Outcome(TrialState.FAIL, run_id=run_id, failure=BAD_CONFIG, reason=reason)
 
 
 def _objective_value(result: RunResult, metric: str) -> float | None:

@@ -42,12 +42,11 @@ def figures(study: optuna.Study) -> tuple[dict[str, object], dict[str, str]]:
                 made[name] = plot(study)
         except Exception as e:  # Optuna refuses some plots on too few or identical trials
             skipped[name] = " ".join(str(e).split())[:200] or type(e).__name__
-    if "param_importances" in made and len(made["param_importances"].data[0].y) >= 2:
+    importances = made.get("param_importances")
+    if importances is not None and importances.data and len(importances.data[0].y) >= 2:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            made["contour"] = optuna.visualization.plot_contour(
-                study, params=_most_important(made["param_importances"])
-            )
+            made["contour"] = optuna.visualization.plot_contour(study, params=_most_important(importances))
     else:
         skipped["contour"] = "needs the importances of two params"
     return made, skipped

@@ -14,7 +14,7 @@ from typing import Any
 from optuna.trial import FrozenTrial, TrialState
 
 from experiments.names import ATTR_FAILURE, ATTR_RUN_ID, ATTR_TEST_ACCURACY, DIVERGED, GRADIENT_MISMATCH
-from sweeps.study.budget import accounted
+from sweeps.study.budget import accounted, is_poison
 
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
 
@@ -47,10 +47,12 @@ class TrialSummary:
 @dataclass(frozen=True)
 class Snapshot:
     """Every trial of a study at one moment; ``counted`` holds the numbers that count towards the
-    budget (finished, and not superseded by a retry)."""
+    budget (finished, and not superseded by a retry); ``poison`` the failed ones whose params were
+    given up on (they failed the same way twice)."""
 
     trials: tuple[TrialSummary, ...]
     counted: frozenset[int]
+    poison: frozenset[int] = frozenset()
 
 
 def summarize(t: FrozenTrial) -> TrialSummary:
@@ -70,7 +72,12 @@ def summarize(t: FrozenTrial) -> TrialSummary:
 
 def snapshot(trials: Sequence[FrozenTrial]) -> Snapshot:
     """``trials`` as plain data, with the ones that count towards the budget."""
-    return Snapshot(tuple(summarize(t) for t in trials), frozenset(t.number for t in accounted(trials)))
+    counted = accounted(trials)
+    return Snapshot(
+        tuple(summarize(t) for t in trials),
+        frozenset(t.number for t in counted),
+        frozenset(t.number for t in counted if is_poison(t)),
+    )
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class Progress:
     Attributes:
       budget: the requested total; done: finished trials that count (retried failures excluded).
       complete, pruned, failed, running: by state; diverged, gradient_bugs: failures by label.
+      poison: failed trials whose params were given up on (the same failure twice).
       best_number, best_value, best_params: the best complete trial, if any.
       elapsed, eta: seconds; ``eta`` is ``None`` until a trial has finished.
     """
@@ -97,6 +105,7 @@ class Progress:
     best_params: dict[str, Any] = field(default_factory=dict)
     elapsed: float = 0.0
     eta: float | None = None
+    poison: int = 0
 
 
 def best_trials(trials: Sequence[TrialSummary], direction: str, k: int = 5) -> list[TrialSummary]:
@@ -130,4 +139,5 @@ def progress(
         best_params=dict(best[0].params) if best else {},
         elapsed=elapsed,
         eta=eta,
+        poison=len(snap.poison & snap.counted),
     )

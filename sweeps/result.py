@@ -23,6 +23,7 @@ class Ending(enum.Enum):
     TIMED_OUT = "timed_out"  # the time limit stopped it; the results so far are on the parent run
     OTHERS_RUNNING = "others_running"  # this process is done; the last worker writes the results
     INTERRUPTED = "interrupted"  # SIGINT/SIGTERM; the running trial was failed and queued again
+    STORAGE_LOST = "storage_lost"  # the Optuna storage stopped answering; the trial in flight is reaped later
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,11 @@ class SweepResult:
 
     Attributes:
       ending: how it ended; study, storage, budget, metric, direction: as in :class:`Opened`.
-      progress: the counts when it ended (``None`` for ``READY``, ``NOTHING_TO_DO``, ``INTERRUPTED``).
+      progress: the counts when it ended (``None`` for ``READY``, ``NOTHING_TO_DO``, ``STORAGE_LOST``).
       snapshot: every trial of the study when it ended (what the final report lists), when counted.
       parent_url: the parent run in the MLflow UI, once the results are written.
       lost_workers: names of spawned workers that ended abnormally (their trials were re-queued).
+      reason: one line saying why it stopped (``STORAGE_LOST``).
     """
 
     ending: Ending
@@ -59,12 +61,15 @@ class SweepResult:
     snapshot: Snapshot | None = None
     parent_url: str | None = None
     lost_workers: Sequence[str] = ()
+    reason: str | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 success, 1 a trial found a gradient bug, 130 interrupted."""
+        """0 success, 1 a trial found a gradient bug or the storage was lost, 130 interrupted."""
         if self.ending == Ending.INTERRUPTED:
             return 130
+        if self.ending == Ending.STORAGE_LOST:
+            return 1
         finished = self.ending in (Ending.DONE, Ending.TIMED_OUT)
         return 1 if finished and self.progress is not None and self.progress.gradient_bugs else 0
 

@@ -1,8 +1,10 @@
 """``--workers K``: K spawned worker processes on one study, watched by the process that started them.
 
-Spawned, not forked: JAX is not fork-safe. A Ctrl-C in a terminal reaches every worker; a signal to
-the watching process alone is forwarded, and the workers get a minute to fail and re-queue their
-trials before they are terminated.
+Spawned, not forked: JAX is not fork-safe. A Ctrl-C in a terminal reaches every worker; a SIGINT or
+SIGTERM to the watching process alone is forwarded as SIGTERM (which every worker turns into an
+interrupt, even when it was started with SIGINT ignored, as a background job of a script is), and
+the workers get a minute to fail and re-queue their trials before they are terminated. Further
+signals meanwhile are ignored, so the watcher always waits for its workers.
 """
 
 from __future__ import annotations
@@ -12,12 +14,42 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from multiprocessing.process import BaseProcess
 
+from experiments.names import STORAGE_UNAVAILABLE
+from sweeps.failure import classify
 from sweeps.study import StudyHandle
 from sweeps.worker import worker_process
 
 WATCH_S = 1.0  # how often the watcher reports the study's trials
 STOP_GRACE_S = 60.0  # how long an interrupted worker gets to re-queue its trial
+
+
+def stop(procs: list[BaseProcess]) -> None:
+    """Forwards the stop to the workers (a signal to this pid alone did not reach them) and waits
+    for them to re-queue their trials; a second signal meanwhile does not cut that short."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+        for p in procs:
+            p.join(STOP_GRACE_S)
+            if p.is_alive():
+                p.kill()  # its trial stays RUNNING; the reaper or the heartbeat fails and re-queues it
+                p.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _watch(on_change: Callable[[], None]) -> None:
+    """Reports the trials; while the storage does not answer, the workers retry it and decide."""
+    try:
+        on_change()
+    except Exception as e:
+        if classify(e) != STORAGE_UNAVAILABLE:
+            raise
 
 
 def run_spawned(
@@ -52,16 +84,10 @@ def run_spawned(
         p.start()
     try:
         while any(p.is_alive() for p in procs):
-            on_change()
+            _watch(on_change)
             time.sleep(WATCH_S)
-    except KeyboardInterrupt:
-        for p in procs:  # a Ctrl-C in a terminal reached them too; a signal to this pid alone did not
-            if p.is_alive() and p.pid:
-                os.kill(p.pid, signal.SIGINT)
-        for p in procs:
-            p.join(STOP_GRACE_S)
-            if p.is_alive():
-                p.terminate()
+    except BaseException:
+        stop(procs)
         raise
     for p in procs:
         p.join()

@@ -3,8 +3,10 @@
 A sweep validates everything first (config, ``[sweep]``, storage, MLflow store, sampler), then opens
 or resumes the study and its parent run, runs K workers (in this process for K = 1, spawned
 processes otherwise; K = 0 only prepares the study for remote workers), and finishes the parent run
-with the results. SIGINT (or SIGTERM) stops it: the running trial is failed and re-queued, the parent
-run is marked KILLED, and the same call resumes under the same parent run.
+with the results. SIGINT (or SIGTERM) stops it: the running trials are failed and re-queued, the
+parent run ends KILLED with the counts so far and ``sweep.stopped=interrupted``, and the same call
+resumes under the same parent run (and clears ``sweep.stopped`` when it finishes). A lost Optuna
+storage ends the parent run FAILED (``bplab.failure=storage_unavailable``).
 
 Nothing here prints: progress goes to a :class:`~sweeps.result.SweepObserver`, and the outcome comes
 back as a :class:`~sweeps.result.SweepResult`.
@@ -18,14 +20,17 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import jax
+
 from experiments import tracking
 from experiments.config import load_config
-from experiments.names import TAG_SWEEP_STOPPED
 from experiments.signals import terminate_as_interrupt
 from sweeps.cache import enable_compilation_cache
-from sweeps.parent import finalize, open_parent
+from sweeps.finish import finish, result, stop_parent, storage_lost
+from sweeps.parent import open_parent
+from sweeps.population import default_population
 from sweeps.preflight import check_space_fits
-from sweeps.progress import progress, snapshot
+from sweeps.progress import snapshot
 from sweeps.result import Ending, Opened, Silent, SweepObserver, SweepResult
 from sweeps.space import parse_sweep
 from sweeps.spawn import run_spawned
@@ -59,13 +64,6 @@ def _use_tracking(uri: str) -> None:
         os.environ["MLFLOW_TRACKING_URI"] = uri
 
 
-def _result(handle: StudyHandle, ending: Ending, **fields) -> SweepResult:
-    spec = handle.spec
-    return SweepResult(
-        ending, handle.name, handle.url.redacted(), handle.budget, spec.metric, spec.direction, **fields
-    )
-
-
 def _opened(handle: StudyHandle, observer: SweepObserver) -> None:
     spec = handle.spec
     observer.opened(
@@ -80,25 +78,6 @@ def _opened(handle: StudyHandle, observer: SweepObserver) -> None:
     )
 
 
-def _finish(
-    handle: StudyHandle, start: float, *, deadline_hit: bool, lost: Sequence[str] = ()
-) -> SweepResult:
-    """Finalises the parent run when nothing is left (or time is up); otherwise leaves that to the
-    last worker and says so."""
-    trials = handle.study.get_trials(deepcopy=False)
-    done = is_done(trials, handle.budget)
-    ending, parent_url = Ending.OTHERS_RUNNING, None
-    if done or deadline_hit:
-        finalize(handle, elapsed=time.monotonic() - start, stopped=None if done else "timeout")
-        trials = handle.study.get_trials(deepcopy=False)
-        ending = Ending.DONE if done else Ending.TIMED_OUT
-        parent_url = tracking.run_url(handle.parent_run_id)
-    snap = snapshot(trials)
-    elapsed = time.monotonic() - start
-    p = progress(snap, budget=handle.budget, direction=handle.spec.direction, elapsed=elapsed)
-    return _result(handle, ending, progress=p, snapshot=snap, parent_url=parent_url, lost_workers=lost)
-
-
 def _work(
     handle: StudyHandle,
     observer: SweepObserver,
@@ -108,6 +87,7 @@ def _work(
     deadline: float | None = None,
     heartbeat: int = HEARTBEAT_S,
     grad: Callable | None = None,
+    population: int = 1,
 ) -> list[str]:
     """Runs the local workers, reporting the trials to ``observer``; returns the lost workers' names.
 
@@ -122,7 +102,10 @@ def _work(
         with terminate_as_interrupt():
             changed()
             if workers == 1:
-                work(handle, max_trials=max_trials, deadline=deadline, on_change=changed, grad=grad)
+                work(
+                    handle, max_trials=max_trials, deadline=deadline, on_change=changed, grad=grad,
+                    population=population,
+                )  # fmt: skip
                 return []
             return run_spawned(
                 handle, workers=workers, deadline=deadline, heartbeat=heartbeat, on_change=changed, grad=grad
@@ -143,6 +126,7 @@ def run_sweep(
     heartbeat: int = HEARTBEAT_S,
     observer: SweepObserver | None = None,
     grad: Callable | None = None,
+    population: int | None = None,
 ) -> SweepResult:
     """Runs (or resumes) the sweep of ``config``.
 
@@ -155,6 +139,8 @@ def run_sweep(
       heartbeat: PostgreSQL heartbeat interval in seconds (a dead worker's trial is failed after 3×).
       observer: receives the opened study and every change of its trials (default: none).
       grad: a replacement backward pass for every trial (``None``: the real one); tests plant bugs here.
+      population: trials trained at once as populations by the in-process worker (``workers = 1``);
+        ``None``: :func:`sweeps.population.default_population` of the backend.
 
     Returns:
       How it ended; ``exit_code`` is 1 when a trial found a gradient bug, 130 when interrupted.
@@ -182,19 +168,25 @@ def run_sweep(
     open_parent(handle)
     _opened(handle, observer)
     if workers == 0:
-        return _result(handle, Ending.READY)
+        return result(handle, Ending.READY)
     enable_compilation_cache()
     start = time.monotonic()
     deadline = start + spec.timeout if spec.timeout else None
     try:
-        lost = _work(handle, observer, workers=workers, deadline=deadline, heartbeat=heartbeat, grad=grad)
+        population = population or default_population(jax.default_backend())
+        lost = _work(
+            handle, observer, workers=workers, deadline=deadline, heartbeat=heartbeat, grad=grad,
+            population=population,
+        )  # fmt: skip
+        deadline_hit = deadline is not None and time.monotonic() >= deadline
+        return finish(handle, start, deadline_hit=deadline_hit, lost=lost)
     except KeyboardInterrupt:
-        if handle.parent_run_id:  # the same command resumes under this parent run
-            tracking.set_tags(handle.parent_run_id, {TAG_SWEEP_STOPPED: "interrupted"})
-            tracking.end_run(handle.parent_run_id, "KILLED")
-        return _result(handle, Ending.INTERRUPTED)
-    deadline_hit = deadline is not None and time.monotonic() >= deadline
-    return _finish(handle, start, deadline_hit=deadline_hit, lost=lost)
+        return stop_parent(handle, start, Ending.INTERRUPTED)
+    except Exception as e:
+        reason = storage_lost(handle, e)
+        if reason is None:
+            raise
+        return stop_parent(handle, start, Ending.STORAGE_LOST, reason)
 
 
 def run_worker(
@@ -223,7 +215,7 @@ def run_worker(
     _use_tracking(handle.tracking_uri)
     tracking.ensure_reachable()
     if is_done(handle.study.get_trials(deepcopy=False), handle.budget):
-        return _result(handle, Ending.NOTHING_TO_DO)
+        return result(handle, Ending.NOTHING_TO_DO)
     if handle.parent_run_id is None or tracking.run_status(handle.parent_run_id) != "RUNNING":
         open_parent(handle)
     _opened(handle, observer)
@@ -231,6 +223,11 @@ def run_worker(
     start = time.monotonic()
     try:
         _work(handle, observer, max_trials=n_trials, heartbeat=heartbeat, grad=grad)
+        return finish(handle, start, deadline_hit=False)
     except KeyboardInterrupt:
-        return _result(handle, Ending.INTERRUPTED)
-    return _finish(handle, start, deadline_hit=False)
+        return result(handle, Ending.INTERRUPTED)
+    except Exception as e:  # the parent run is the sweep's: other workers or a resume end it
+        reason = storage_lost(handle, e)
+        if reason is None:
+            raise
+        return result(handle, Ending.STORAGE_LOST, reason=reason)

@@ -8,38 +8,44 @@ the state its MLflow run ended with.
 When the budget is spent but other workers still hold trials, a worker waits for them instead of
 leaving: if one of them dies, its trial is failed (heartbeat or reaper) and re-queued, and a waiting
 worker runs it. So a sweep ends with every trial accounted for as long as one worker survives.
+
+A failure stays inside its trial (:mod:`sweeps.tell`); only a lost Optuna storage stops a worker,
+after :data:`RECONNECT_WAITS_S` of retries, with :class:`~sweeps.failure.StorageLost`. Its trial in
+flight stays RUNNING there, and the next worker or resume reaps it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TypeVar
 
 import optuna
 from optuna.trial import TrialState
 
-from experiments import tracking
-from experiments.names import (
-    ATTR_FAILURE,
-    ATTR_REASON,
-    ATTR_RUN_ID,
-    INTERRUPTED,
-    TAG_FAILURE,
-    TAG_TRIAL,
-    TAG_TRIAL_STATE,
-)
+from experiments.errors import failure_reason
+from experiments.names import STORAGE_UNAVAILABLE
 from experiments.signals import terminate_as_interrupt
 from sweeps.cache import enable_compilation_cache
+from sweeps.failure import StorageLost, classify, root_cause
 from sweeps.objective import Outcome, TrialContext, run_trial
-from sweeps.study import StudyHandle, load, reap, requeue, reserve
+from sweeps.population import work_batch
+from sweeps.study import StudyHandle, load, reap, reserve
 from sweeps.study.url import StorageURL
+from sweeps.tell import interrupted, retry_of, tell
 
 POLL_S = 1.0  # how often a waiting worker looks for re-queued trials
+RECONNECT_WAITS_S = (1.0, 3.0, 6.0)  # a storage that does not answer is retried after these pauses
+T = TypeVar("T")
+# Our loop asks, tells and beats itself (the budget needs the lock), which Optuna warns about.
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 # MLflow nags once per logged model about type hints on the pyfunc; a sweep logs one per trial.
 warnings.filterwarnings("ignore", message="Add type hints to the `predict` method")
 
@@ -74,45 +80,35 @@ def heartbeat(handle: StudyHandle, trial: optuna.Trial) -> Iterator[None]:
         thread.join()
 
 
-def _retry_of(handle: StudyHandle, trial: optuna.Trial) -> int | None:
-    attrs = handle.study._storage.get_trial_system_attrs(trial._trial_id)
-    return attrs.get("failed_trial")
+def with_storage(handle: StudyHandle, action: Callable[[], T]) -> T:
+    """Runs a storage ``action``, retrying it while the storage does not answer.
+
+    Raises:
+      StorageLost: the storage did not answer after :data:`RECONNECT_WAITS_S` (one line, the cause).
+    """
+    for wait in (*RECONNECT_WAITS_S, None):
+        try:
+            return action()
+        except Exception as e:
+            if classify(e) != STORAGE_UNAVAILABLE:
+                raise
+            if wait is None:
+                tries = f"{len(RECONNECT_WAITS_S)} retries over {sum(RECONNECT_WAITS_S):.0f} s"
+                where = handle.url.redacted()
+                raise StorageLost(
+                    f"the Optuna storage {where} stopped answering ({tries}): {root_cause(e)}"
+                ) from None
+            time.sleep(wait)
+    raise AssertionError("unreachable")
 
 
-def _trial_run_id(handle: StudyHandle, number: int) -> str | None:
-    """The child run of trial ``number`` (newest first), found by its tags."""
-    runs = [r for r in tracking.child_runs(handle.parent_run_id) if r["tags"].get(TAG_TRIAL) == str(number)]
-    return runs[0]["run_id"] if runs else None
-
-
-def tell(handle: StudyHandle, trial: optuna.Trial, outcome: Outcome) -> None:
-    """Records ``outcome`` in Optuna (state, value, failure label) and mirrors the state on the run."""
-    run_id = outcome.run_id or _trial_run_id(handle, trial.number)
-    if run_id:
-        trial.set_user_attr(ATTR_RUN_ID, run_id)
-    if outcome.failure:
-        trial.set_user_attr(ATTR_FAILURE, outcome.failure)
-    if outcome.reason:
-        trial.set_user_attr(ATTR_REASON, outcome.reason[:500])
-    if outcome.state == TrialState.COMPLETE:
-        handle.study.tell(trial, outcome.value, skip_if_finished=True)
-    else:
-        handle.study.tell(trial, state=outcome.state, skip_if_finished=True)
-    if run_id:
-        tracking.set_tags(run_id, {TAG_TRIAL_STATE: outcome.state.name})
-
-
-def _interrupted(handle: StudyHandle, trial: optuna.Trial) -> None:
-    """A trial stopped by SIGINT/SIGTERM: failed, its run tagged, its params queued for the resume."""
-    trial.set_user_attr(ATTR_FAILURE, INTERRUPTED)
-    frozen = handle.study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-    if frozen.state == TrialState.FAIL:
-        requeue(handle.study, frozen)
-    run_id = _trial_run_id(handle, trial.number)
-    if run_id:
-        tracking.set_tags(run_id, {TAG_TRIAL_STATE: "FAIL", TAG_FAILURE: INTERRUPTED})
-        if tracking.run_status(run_id) == "RUNNING":
-            tracking.end_run(run_id, "KILLED")
+def _run(handle: StudyHandle, trial: optuna.Trial, ctx: TrialContext) -> Outcome:
+    """One reserved trial, trained under its heartbeat; nothing it raises escapes but an interrupt."""
+    with heartbeat(handle, trial):
+        try:
+            return run_trial(trial, ctx, retry_of=retry_of(handle, trial))
+        except Exception as e:  # raised outside the run itself (e.g. recording the trial's process)
+            return Outcome(TrialState.FAIL, failure=classify(e), reason=failure_reason(e))
 
 
 def _busy(handle: StudyHandle) -> bool:
@@ -128,37 +124,43 @@ def work(
     on_change: Callable[[], None] | None = None,
     wait_for_others: bool = True,
     grad: Callable | None = None,
+    population: int = 1,
 ) -> int:
     """Runs trials of ``handle``'s study until the budget, ``max_trials`` or ``deadline`` (a
     ``time.monotonic()`` value) stops it; returns how many trials this worker ran.
 
     ``on_change`` is called after each trial is told; ``grad`` replaces the backward pass of every
-    trial (``None``: the real one).
+    trial (``None``: the real one); ``population`` > 1 reserves that many trials at a time and
+    trains them as populations (:mod:`sweeps.population`).
 
     Raises:
       KeyboardInterrupt: after failing and re-queueing the trial it interrupted.
+      StorageLost: the Optuna storage stopped answering (its trial in flight is left to the reaper).
     """
     ctx = TrialContext(handle.base, handle.spec, handle.name, handle.parent_run_id or "", grad=grad)
-    reap(handle)
+    with_storage(handle, partial(reap, handle))
     ran = 0
     while max_trials is None or ran < max_trials:
         if deadline is not None and time.monotonic() >= deadline:
             break
-        trial = reserve(handle)
+        trial = with_storage(handle, partial(reserve, handle))
         if trial is None:
-            if not (wait_for_others and _busy(handle)):
+            if not (wait_for_others and with_storage(handle, partial(_busy, handle))):
                 break
             time.sleep(POLL_S)
-            reap(handle)  # fails and re-queues the trials of dead workers
+            with_storage(handle, partial(reap, handle))  # fails and re-queues the trials of dead workers
             continue
-        retry_of = _retry_of(handle, trial)
-        with heartbeat(handle, trial):
-            try:
-                outcome = run_trial(trial, ctx, retry_of=retry_of)
-            except KeyboardInterrupt:
-                _interrupted(handle, trial)
-                raise
-        tell(handle, trial, outcome)
+        if population > 1:
+            size = population if max_trials is None else min(population, max_trials - ran)
+            storage, beat = partial(with_storage, handle), partial(heartbeat, handle)
+            ran += work_batch(handle, trial, ctx, size=size, storage=storage, beat=beat, on_change=on_change)
+            continue
+        try:
+            outcome = _run(handle, trial, ctx)
+            with_storage(handle, partial(tell, handle, trial, outcome))
+        except KeyboardInterrupt:  # while training or telling: a trial not told yet is re-queued
+            interrupted(handle, trial)
+            raise
         ran += 1
         if on_change:
             on_change()
@@ -176,9 +178,11 @@ def worker_process(
 ) -> None:
     """Entry point of a spawned worker (``--workers K``): joins the study and works.
 
-    Spawned, not forked: JAX is not fork-safe. SIGTERM is turned into ``KeyboardInterrupt`` so a
-    terminated worker fails and re-queues its trial like an interrupted one.
+    Spawned, not forked: JAX is not fork-safe. SIGINT and SIGTERM both raise ``KeyboardInterrupt``
+    (a sweep started in the background inherits an ignored SIGINT; a worker must still stop), so a
+    stopped worker fails and re-queues its trial and exits 130; one whose storage is lost exits 1.
     """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.update(env)
     enable_compilation_cache()
     deadline = time.monotonic() + deadline_in if deadline_in is not None else None
@@ -188,3 +192,7 @@ def worker_process(
             work(handle, deadline=deadline, grad=grad)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as e:
+        if not isinstance(e, StorageLost) and classify(e) != STORAGE_UNAVAILABLE:
+            raise
+        sys.exit(1)  # the watching process meets the same storage and reports it in one line

@@ -14,12 +14,24 @@ from collections.abc import Sequence
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from experiments.names import ATTR_BUDGET
+from experiments.names import (
+    ATTR_BUDGET,
+    ATTR_FAILURE,
+    ATTR_SAMPLER_SEED,
+    BAD_CONFIG,
+    EXCEPTION,
+    INTERRUPTED,
+    OOM,
+    WORKER_LOST,
+)
 from experiments.process import process_identity
 from sweeps.study.handle import StudyHandle
 from sweeps.study.locks import study_lock
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+NON_TRANSIENT = (OOM, EXCEPTION, BAD_CONFIG)  # the trial's own failures: a second one gives up
+MAX_ATTEMPTS = 4  # failed attempts of one param set, of any kind but an interrupt, before giving up
+SYS_FAILURES = "bplab_failures"  # system attribute of a retry: the categories of the attempts before it
 
 
 def is_retry(trial: FrozenTrial) -> bool:
@@ -65,20 +77,50 @@ def reserve(handle: StudyHandle) -> optuna.Trial | None:
         trial = handle.study.ask()  # pops a waiting trial when there is one
         for key, value in process_identity().items():
             trial.set_user_attr(key, value)
+        if handle.sampler_seed is not None:
+            trial.set_user_attr(ATTR_SAMPLER_SEED, handle.sampler_seed)
         return trial
 
 
-def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
-    """Queues a failed trial's params again, marked as a retry the way Optuna's own
-    ``RetryHeartbeatStaleTrialCallback`` marks it (``failed_trial``, ``retry_history``), but without
-    the failed trial's user attributes: its failure label and process belong to the attempt that failed.
+def failures(trial: FrozenTrial) -> list[str]:
+    """The failure categories of every attempt of ``trial``'s params, this one last (when failed)."""
+    previous = list(trial.system_attrs.get(SYS_FAILURES, []))
+    own = trial.user_attrs.get(ATTR_FAILURE) if trial.state == TrialState.FAIL else None
+    return [*previous, own] if own else previous
+
+
+def gives_up(categories: Sequence[str]) -> bool:
+    """Whether params whose attempts failed with ``categories`` (oldest first) are not tried again:
+    the same non-transient category twice (a poison trial), or :data:`MAX_ATTEMPTS` failures of any
+    kind but an interrupt (so params that kill their worker cannot take down the fleet in turn)."""
+    counted = [c for c in categories if c != INTERRUPTED]
+    return len(counted) >= MAX_ATTEMPTS or any(counted.count(c) >= 2 for c in NON_TRANSIENT)
+
+
+def is_poison(trial: FrozenTrial) -> bool:
+    """A failed trial whose params were given up on (see :func:`gives_up`)."""
+    return trial.state == TrialState.FAIL and gives_up(failures(trial))
+
+
+def requeue(study: optuna.Study, trial: FrozenTrial, *, failure: str = WORKER_LOST) -> bool:
+    """Queues a failed trial's params again, unless :func:`gives_up` says they failed too often;
+    returns whether it did.
+
+    The new trial is marked as a retry the way Optuna's own ``RetryHeartbeatStaleTrialCallback``
+    marks it (``failed_trial``, ``retry_history``), with the categories of the failed attempts,
+    but without the failed trial's user attributes: its failure label and process belong to the
+    attempt that failed.
     """
+    categories = [*trial.system_attrs.get(SYS_FAILURES, []), failure]
+    if gives_up(categories):
+        return False
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
     system_attrs = {
         **trial.system_attrs,
         "failed_trial": trial.system_attrs.get("failed_trial", trial.number),
     }
     system_attrs["retry_history"] = history
+    system_attrs[SYS_FAILURES] = categories
     study.add_trial(
         optuna.create_trial(
             state=TrialState.WAITING,
@@ -87,3 +129,4 @@ def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
             system_attrs=system_attrs,
         )
     )
+    return True

@@ -21,6 +21,7 @@ class StudyHandle:
       budget: the study's total number of original trials.
       tracking_uri: the MLflow store every worker writes to.
       parent_run_id: the sweep's parent MLflow run, once opened.
+      sampler_seed: this process's sampler seed (``None``: unseeded), recorded on its trials.
     """
 
     url: StorageURL
@@ -30,6 +31,7 @@ class StudyHandle:
     budget: int
     tracking_uri: str
     parent_run_id: str | None
+    sampler_seed: int | None = None
 
     @property
     def name(self) -> str:

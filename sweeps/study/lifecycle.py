@@ -15,11 +15,20 @@ import optuna
 
 from experiments.config import RunConfig
 from experiments.errors import BadInput
-from experiments.names import ATTR_BUDGET, ATTR_CONFIG, ATTR_PARENT, ATTR_SOURCE, ATTR_TRACKING
+from experiments.names import (
+    ATTR_BUDGET,
+    ATTR_CONFIG,
+    ATTR_PARENT,
+    ATTR_SAMPLER_SEED,
+    ATTR_SAMPLERS,
+    ATTR_SOURCE,
+    ATTR_TRACKING,
+)
+from experiments.process import process_identity
 from sweeps.space import SweepSpec, parse_sweep
 from sweeps.study.handle import StudyHandle
 from sweeps.study.locks import study_lock
-from sweeps.study.samplers import make_pruner, make_sampler
+from sweeps.study.samplers import derive_seed, make_pruner, make_sampler
 from sweeps.study.storage import open_storage
 from sweeps.study.url import StorageURL
 
@@ -110,13 +119,33 @@ def load(url: StorageURL, name: str, *, heartbeat: int = 10, worker_index: int =
     )
 
 
+def claim_seed(handle: StudyHandle, *, worker_index: int = 0) -> int | None:
+    """This process's sampler seed (``None`` when the sweep has no ``seed``), claimed under the study
+    lock: the study counts its samplers, and the seed derives from the sweep's seed, the trials
+    already there and that count, so no two processes, and no resume, share a random stream.
+    The inputs and the seed are stored on the study as ``bplab.sampler_seed.<n>``."""
+    if handle.spec.seed is None:
+        return None
+    study = handle.study
+    with study_lock(handle.url, handle.name):
+        sequence = int(study.user_attrs.get(ATTR_SAMPLERS, 0))
+        n_existing = len(study.get_trials(deepcopy=False))
+        seed = derive_seed(handle.spec.seed, n_existing=n_existing, sequence=sequence)
+        study.set_user_attr(ATTR_SAMPLERS, sequence + 1)
+        record = {"seed": seed, "n_existing": n_existing, "worker_index": worker_index, **process_identity()}
+        study.set_user_attr(f"{ATTR_SAMPLER_SEED}.{sequence}", record)
+    return seed
+
+
 def with_sampler(handle: StudyHandle, *, worker_index: int = 0) -> StudyHandle:
-    """Re-opens the study with this worker's sampler and pruner (Optuna does not store them)."""
+    """Re-opens the study with this process's sampler (seeded by :func:`claim_seed`) and pruner
+    (Optuna does not store them)."""
     max_epochs = handle.spec.max_epochs(handle.base.train.epochs)
+    handle.sampler_seed = claim_seed(handle, worker_index=worker_index)
     handle.study = optuna.load_study(
         study_name=handle.name,
         storage=handle.study._storage,  # the same storage object, with its heartbeat settings
-        sampler=make_sampler(handle.spec, worker_index=worker_index),
+        sampler=make_sampler(handle.spec, seed=handle.sampler_seed),
         pruner=make_pruner(handle.spec, max_epochs=max_epochs),
     )
     return handle

@@ -8,7 +8,7 @@ import socket
 import optuna
 from optuna.trial import TrialState
 
-from experiments.names import ATTR_HOST, ATTR_PID, ATTR_PID_START, WORKER_LOST
+from experiments.names import ATTR_FAILURE, ATTR_HOST, ATTR_PID, ATTR_PID_START, WORKER_LOST
 from experiments.process import process_alive
 from sweeps.reconcile import reconcile_trial_run
 from sweeps.study.budget import requeue
@@ -17,8 +17,9 @@ from sweeps.study.locks import study_lock
 
 
 def reap(handle: StudyHandle) -> list[int]:
-    """Fails RUNNING trials whose process is gone, re-queues their params and marks their MLflow
-    runs FAILED (``bplab.failure=worker_lost``). Returns the reaped trial numbers.
+    """Fails RUNNING trials whose process is gone (``bplab.failure=worker_lost``), re-queues their
+    params (unless :func:`~sweeps.study.budget.gives_up`) and marks their MLflow runs FAILED.
+    Returns the reaped trial numbers.
 
     PostgreSQL studies use heartbeats instead (:func:`optuna.storages.fail_stale_trials`).
     """
@@ -30,11 +31,14 @@ def reap(handle: StudyHandle) -> list[int]:
     with study_lock(handle.url, handle.name):
         for t in handle.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             a = t.user_attrs
-            if process_alive(a.get(ATTR_HOST), a.get(ATTR_PID), a.get(ATTR_PID_START), this_host=this_host):
+            host, pid, start = a.get(ATTR_HOST), a.get(ATTR_PID), a.get(ATTR_PID_START)
+            # No host: its process died between reserving it and stamping it (both under this lock).
+            if host is not None and process_alive(host, pid, start, this_host=this_host):
                 continue
+            handle.study._storage.set_trial_user_attr(t._trial_id, ATTR_FAILURE, WORKER_LOST)
             frozen = handle.study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
             if frozen.state == TrialState.FAIL:
-                requeue(handle.study, frozen)
+                requeue(handle.study, frozen, failure=WORKER_LOST)  # unless they failed too often
                 reaped.append(t.number)
     for number in reaped:
         reconcile_trial_run(handle.study, handle.study.trials[number], failure=WORKER_LOST)

@@ -34,3 +34,13 @@ def test_trial_lines_say_how_each_trial_ended():
         "trial 3 FAIL: failed (diverged) | lr=0.5"
     )
     assert trial_line(TrialSummary(4, "FAIL", params=lr), "m").endswith("failed (error) | lr=0.5")
+
+
+def test_the_status_line_counts_poison_trials_only_when_there_are_some():
+    snap = Snapshot((TrialSummary(0, "FAIL", failure="oom"), TrialSummary(1, "FAIL")), frozenset({0, 1}))
+
+    def line(snap: Snapshot) -> str:
+        return status_line(progress(snap, budget=2, direction="minimize", elapsed=1.0), "val_loss")
+
+    assert "poison" not in line(snap)
+    assert "2 failed, 1 poison" in line(Snapshot(snap.trials, snap.counted, poison=frozenset({0})))

@@ -100,3 +100,12 @@ def test_every_plot_renders_with_the_network_blocked(served):
         finally:
             browser.close()
     assert blocked == []  # nothing tried to reach a CDN
+
+
+def test_a_study_with_no_complete_trial_still_gets_its_page(tmp_path):
+    """An all-failed sweep must not crash its finalize: importances are empty, the contour is skipped."""
+    study = optuna.create_study()
+    for _ in range(2):
+        study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)
+    skipped = write_plots(study, tmp_path)
+    assert "contour" in skipped

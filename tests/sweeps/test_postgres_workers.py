@@ -63,3 +63,42 @@ def test_killed_worker_trial_is_failed_and_rerun_budget_exact(tmp_path, env, pro
     assert lost.info.status == "FAILED" and lost.data.tags["bplab.failure"] == "worker_lost"
     assert not [c for c in children if c.info.status == "RUNNING"]
     assert study.user_attrs["bplab.parent_run_id"] == parents[0].info.run_id
+
+
+def drop_database(pg_server, name: str) -> None:
+    """``DROP DATABASE … WITH (FORCE)``: every session on it is cut, as when the server loses it."""
+    conn = pg_server.connect()
+    conn.autocommit = True  # DROP DATABASE cannot run in a transaction
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
+def test_a_worker_whose_database_is_dropped_mid_trial_exits_1_with_one_line(
+    tmp_path, env, procs, pg_server, databases
+):
+    name = databases.create("drop")
+    url = pg_server.url(name)
+    cfg = write_config(tmp_path, name="drop", n_trials=2, epochs=400, sweep_extra='pruner = "none"')
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {**env, "MLFLOW_TRACKING_URI": uri}
+    storage = ["--storage", url, "--heartbeat", "1"]
+    r = bplab(["sweep", cfg.name, "--study", "drop", "--workers", "0", *storage], cwd=tmp_path, env=env)
+    assert r.returncode == 0, r.stderr
+    worker = procs.start(["worker", "--study", "drop", *storage], cwd=tmp_path, env=env)
+    study = optuna.load_study(study_name="drop", storage=url)
+
+    def mid_trial():
+        return [t for t in study.get_trials(states=(TrialState.RUNNING,)) if t.intermediate_values]
+
+    (doomed,) = wait_for(mid_trial, timeout=180, what="a trial mid-training", proc=worker)
+    drop_database(pg_server, name)
+    _out, err = worker.communicate(timeout=120)
+
+    assert worker.returncode == 1, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "stopped answering" in lines[0] and "Traceback" not in err, err
+    (run,) = [r for r in mlflow_runs(uri) if r.data.tags.get("optuna.trial") == str(doomed.number)]
+    assert run.info.status == "FAILED" and run.data.tags["bplab.failure"] == "storage_unavailable"

@@ -33,3 +33,15 @@ def test_a_summary_keeps_what_the_views_show():
     t.intermediate_values.update({1: 0.7, 2: 0.5})
     s = snapshot([t]).trials[0]
     assert (s.value, s.test_accuracy, s.run_id, s.last_step, s.finished) == (0.5, 0.9, "abc", 2, True)
+
+
+def test_params_that_failed_the_same_way_twice_count_as_one_poison_trial():
+    first = make_trial(0, TrialState.FAIL)
+    first.user_attrs["bplab.failure"] = "oom"
+    retry = make_trial(1, TrialState.FAIL, retry_of=0)
+    retry.user_attrs["bplab.failure"] = "oom"
+    retry.system_attrs["bplab_failures"] = ["oom"]
+    snap = snapshot([first, retry])
+    assert (snap.counted, snap.poison) == ({1}, {1})
+    p = progress(snap, budget=1, direction="minimize", elapsed=1.0)
+    assert (p.done, p.failed, p.poison) == (1, 1, 1)
