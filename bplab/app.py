@@ -106,6 +106,10 @@ def sweep(
             help="Trials trained at once as one vmapped program (default: 1 on CPU, 16 on GPU/TPU).",
         ),
     ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option("--register", help="Register the best trial's model as NAME (alias champion)."),
+    ] = None,
 ) -> None:
     """Search learning rate and layer sizes with Optuna; every trial a nested MLflow run."""
     from bplab import sweep as verb
@@ -120,6 +124,7 @@ def sweep(
         timeout=timeout,
         heartbeat=heartbeat,
         population=population,
+        register=register,
     )
     if rc:
         raise typer.Exit(rc)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bplab.display import Display, final_report, status_line
+from experiments import tracking
 from sweeps.progress import Snapshot
 from sweeps.result import Ending, Opened, SweepResult
 from sweeps.sweep import run_sweep, run_worker
@@ -77,13 +78,18 @@ def report(result: SweepResult, out: TextIO) -> int:
 
 
 def sweep_command(
-    config: Path, overrides: Sequence[str] | None = None, *, out: TextIO | None = None, **options: Any
+    config: Path,
+    overrides: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    register: str | None = None,
+    **options: Any,
 ) -> int:
     """``bplab sweep``: runs or resumes the sweep of ``config``; returns the exit code.
 
     ``options`` are :func:`sweeps.sweep.run_sweep`'s (``n_trials``, ``workers``, ``study``, ``storage``,
     ``timeout``, ``heartbeat``, and ``grad``, which tests use to plant a bug; the command line has no
-    such option).
+    such option). ``register``: a Model Registry name for the best trial's model, alias ``champion``.
     """
     out = out or sys.stdout
     result = run_sweep(config, overrides, observer=Terminal(out), **options)
@@ -98,7 +104,12 @@ def sweep_command(
             "Run the same command to resume under the same parent run.",
             file=sys.stderr,
         )
-    return report(result, out)
+    rc = report(result, out)
+    finished = result.ending in (Ending.DONE, Ending.TIMED_OUT)
+    if register and finished and result.parent_run_id:
+        reg = tracking.register_best(result.parent_run_id, register)
+        print(f"registered {reg.uri} (version {reg.version}, run {reg.run_id})", file=out)
+    return rc
 
 
 def worker_command(study: str, *, out: TextIO | None = None, **options: Any) -> int:

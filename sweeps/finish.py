@@ -25,6 +25,7 @@ from sweeps.study import StudyHandle, is_done
 def result(handle: StudyHandle, ending: Ending, **fields) -> SweepResult:
     """The :class:`SweepResult` of ``handle``'s study; ``fields`` are its optional attributes."""
     spec = handle.spec
+    fields.setdefault("parent_run_id", handle.parent_run_id)
     return SweepResult(
         ending, handle.name, handle.url.redacted(), handle.budget, spec.metric, spec.direction, **fields
     )

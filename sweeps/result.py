@@ -49,6 +49,7 @@ class SweepResult:
       parent_url: the parent run in the MLflow UI, once the results are written.
       lost_workers: names of spawned workers that ended abnormally (their trials were re-queued).
       reason: one line saying why it stopped (``STORAGE_LOST``).
+      parent_run_id: the sweep's parent MLflow run.
     """
 
     ending: Ending
@@ -62,6 +63,7 @@ class SweepResult:
     parent_url: str | None = None
     lost_workers: Sequence[str] = ()
     reason: str | None = None
+    parent_run_id: str | None = None
 
     @property
     def exit_code(self) -> int:

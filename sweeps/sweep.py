@@ -25,6 +25,7 @@ import jax
 from experiments import tracking
 from experiments.config import load_config
 from experiments.signals import terminate_as_interrupt
+from experiments.tracking.reconcile import reconcile_at_start
 from sweeps.cache import enable_compilation_cache
 from sweeps.finish import finish, result, stop_parent, storage_lost
 from sweeps.parent import open_parent
@@ -45,6 +46,7 @@ from sweeps.study import (
     resolve_storage,
     with_sampler,
 )
+from sweeps.study.url import check_study_name
 from sweeps.worker import work
 
 HEARTBEAT_S = 10
@@ -159,9 +161,11 @@ def run_sweep(
     url = resolve_storage(storage)
     make_sampler(spec)  # refuses a sampler whose package is missing, now rather than in a worker
     make_pruner(spec, max_epochs=spec.max_epochs(cfg.train.epochs))
-    probe_storage(url)
-    tracking.ensure_reachable()
     name = study or cfg.experiment.name
+    check_study_name(url, name)
+    probe_storage(url)
+    tracking.ensure_reachable(experiment=cfg.experiment.name)
+    reconcile_at_start("sweep")
     handle = create_or_resume(url, name, cfg, spec, tracking_uri=absolute_tracking_uri(), heartbeat=heartbeat)
     _use_tracking(handle.tracking_uri)
     with_sampler(handle)
@@ -214,6 +218,7 @@ def run_worker(
     handle = load(url, study, heartbeat=heartbeat, worker_index=1 + os.getpid() % 10_000)
     _use_tracking(handle.tracking_uri)
     tracking.ensure_reachable()
+    reconcile_at_start("worker")
     if is_done(handle.study.get_trials(deepcopy=False), handle.budget):
         return result(handle, Ending.NOTHING_TO_DO)
     if handle.parent_run_id is None or tracking.run_status(handle.parent_run_id) != "RUNNING":

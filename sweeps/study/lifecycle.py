@@ -7,9 +7,7 @@ So ``bplab worker`` needs nothing but the study's name and storage.
 
 from __future__ import annotations
 
-import json
 import warnings
-from typing import Any
 
 import optuna
 
@@ -25,6 +23,7 @@ from experiments.names import (
     ATTR_TRACKING,
 )
 from experiments.process import process_identity
+from sweeps.changes import check_same_sweep
 from sweeps.space import SweepSpec, parse_sweep
 from sweeps.study.handle import StudyHandle
 from sweeps.study.locks import study_lock
@@ -34,14 +33,6 @@ from sweeps.study.url import StorageURL
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def _comparable(d: dict[str, Any]) -> dict[str, Any]:
-    """A config dict without the keys a resume may change (the budget and the time limit)."""
-    d = json.loads(json.dumps(d))
-    d.get("sweep", {}).pop("n_trials", None)
-    d.get("sweep", {}).pop("timeout", None)
-    return d
 
 
 def create_or_resume(
@@ -71,11 +62,7 @@ def create_or_resume(
             study = optuna.load_study(study_name=name, storage=storage)
         attrs = study.user_attrs
         if ATTR_CONFIG in attrs:
-            if _comparable(attrs[ATTR_CONFIG]) != _comparable(base.to_dict()):
-                raise BadInput(
-                    f"{base.source}: study {name!r} already holds a different sweep; "
-                    "resume it with its own config or pick a new --study"
-                )
+            check_same_sweep(base.source, name, attrs[ATTR_CONFIG], base.to_dict())
             tracking_uri = attrs.get(ATTR_TRACKING, tracking_uri)
         else:
             study.set_user_attr(ATTR_CONFIG, base.to_dict())
