@@ -93,7 +93,7 @@ def run_gradcheck(
         if grad is not None:
             tags[names.TAG_FAULT] = grad.__name__
         run_id = tracking.start_run(
-            cfg.experiment.name, run_name=f"{cfg.experiment.name}-gradcheck", tags=tags
+            cfg.experiment.name, run_name=f"{tracking.run_name(cfg)}-gradcheck", tags=tags
         )
     try:
         with terminate_as_interrupt():
