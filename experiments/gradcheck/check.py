@@ -120,6 +120,7 @@ def check_gradients(
     grad: Callable | None = None,
     finite_differences: bool = True,
     key=None,
+    unit_masks=None,
 ) -> CheckResult:
     """Compares the manual backward pass with autodiff (and autodiff with central differences).
 
@@ -132,21 +133,24 @@ def check_gradients(
         (``None``: that one; tests pass planted-bug mutants).
       finite_differences: also compute the ``fd_rel_err`` column.
       key: PRNG key choosing the finite-difference coordinates.
+      unit_masks: the unit masks of a padded ``params`` (see :mod:`backprop_core.padding`); the
+        errors are then the true net's, up to rounding. ``None``: an unpadded net.
 
     Returns:
       A :class:`CheckResult` with rows ``delta{l}`` (BP1/BP2), ``b{l}`` (BP3), ``W{l}`` (BP4).
     """
     tol = TOLERANCES[dtype]
     delta_errs, b_errs, W_errs, auto_grads = manual_vs_autodiff(
-        params, x, y, activation=activation, cost=cost, grad=grad or backward
+        params, x, y, activation=activation, cost=cost, grad=grad or backward, unit_masks=unit_masks
     )
     delta_errs, b_errs, W_errs = (np.asarray(e, np.float64) for e in (delta_errs, b_errs, W_errs))
     L = len(params)
     if finite_differences:
         key = jax.random.key(0) if key is None else key
         fd = fd_rel_errs(
-            params, x, y, auto_grads, activation=activation, cost=cost, eps=FD_EPS[dtype], key=key
-        )
+            params, x, y, auto_grads, activation=activation, cost=cost, eps=FD_EPS[dtype], key=key,
+            unit_masks=unit_masks,
+        )  # fmt: skip
     else:
         fd = [(float("nan"), float("nan"))] * L
     rows: list[TensorCheck] = []

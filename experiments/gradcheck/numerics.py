@@ -34,18 +34,23 @@ FD_COORDS = 24
 
 
 @functools.partial(jax.jit, static_argnames=("activation", "cost", "grad"))
-def manual_vs_autodiff(params, x, y, *, activation: str, cost: str, grad: Callable):
+def manual_vs_autodiff(params, x, y, *, activation: str, cost: str, grad: Callable, unit_masks=None):
     """Relative errors of the manual deltas and gradients (by ``grad``) against autodiff.
+
+    ``unit_masks`` checks a padded net (see :mod:`backprop_core.padding`): its padded entries are 0
+    on both sides, so the errors are the true net's. ``grad`` is passed the masks only when given,
+    so backward passes written without masks (planted-bug mutants) still check unpadded nets.
 
     Returns:
       ``(delta errors, b errors, W errors, autodiff grads)``; the errors are stacked per layer.
     """
     act, out, c = resolve(activation, cost)
-    _, cache = forward(params, x, activation=act, output=out)
+    _, cache = forward(params, x, activation=act, output=out, unit_masks=unit_masks)
     weights = batch_weights(x, None)
-    manual = grad(params, cache, y, activation=act, cost=c, weights=weights)
-    auto_deltas = autodiff_output_errors(params, x, y, activation=activation, cost=cost)
-    auto_grads = autodiff_grads(params, x, y, activation=activation, cost=cost)
+    masks = {} if unit_masks is None else {"unit_masks": unit_masks}
+    manual = grad(params, cache, y, activation=act, cost=c, weights=weights, **masks)
+    auto_deltas = autodiff_output_errors(params, x, y, activation=activation, cost=cost, **masks)
+    auto_grads = autodiff_grads(params, x, y, activation=activation, cost=cost, **masks)
     # The size of the summands of each batch mean (BP3, BP4), from autodiff's δ so that a planted bug
     # in the manual δ cannot inflate the scale it is judged against.
     scales = [
@@ -74,13 +79,14 @@ def _rel_err(manual, auto, scale):
 
 
 @functools.partial(jax.jit, static_argnames=("activation", "cost"))
-def _central_differences(params, x, y, coords, eps, *, activation: str, cost: str) -> list:
+def _central_differences(params, x, y, coords, eps, *, activation: str, cost: str, unit_masks=None) -> list:
     """``(C(θ + εe_i) − C(θ − εe_i)) / 2ε`` for the coordinates ``coords[k]`` of every leaf ``k``."""
     leaves, treedef = jax.tree.flatten(params)
 
     def cost_with(k, bump):
         bumped = [leaf + bump if j == k else leaf for j, leaf in enumerate(leaves)]
-        return batch_cost(jax.tree.unflatten(treedef, bumped), x, y, activation=activation, cost=cost)
+        bumped = jax.tree.unflatten(treedef, bumped)
+        return batch_cost(bumped, x, y, activation=activation, cost=cost, unit_masks=unit_masks)
 
     out = []
     for k, (leaf, leaf_coords) in enumerate(zip(leaves, coords)):
@@ -93,8 +99,11 @@ def _central_differences(params, x, y, coords, eps, *, activation: str, cost: st
     return out
 
 
-def fd_rel_errs(params, x, y, auto_grads, *, activation: str, cost: str, eps: float, key) -> list[tuple]:
-    """Per layer ``(W rel err, b rel err)`` of autodiff vs central differences on sampled coordinates."""
+def fd_rel_errs(
+    params, x, y, auto_grads, *, activation: str, cost: str, eps: float, key, unit_masks=None
+) -> list[tuple]:
+    """Per layer ``(W rel err, b rel err)`` of autodiff vs central differences on sampled coordinates
+    (``unit_masks``: of a padded net, as in :func:`manual_vs_autodiff`)."""
     leaves = jax.tree.leaves(params)
     keys = jax.random.split(key, len(leaves))
     coords = [
@@ -102,7 +111,9 @@ def fd_rel_errs(params, x, y, auto_grads, *, activation: str, cost: str, eps: fl
         for k, leaf in zip(keys, leaves)
     ]
     eps = jnp.asarray(eps, leaves[0].dtype)
-    fd = _central_differences(params, x, y, coords, eps, activation=activation, cost=cost)
+    fd = _central_differences(
+        params, x, y, coords, eps, activation=activation, cost=cost, unit_masks=unit_masks
+    )
     grads = jax.tree.leaves(auto_grads)
     errs = [float(agreement(f, jnp.ravel(g)[c]).rel_err) for f, g, c in zip(fd, grads, coords)]
     return [(errs[2 * l], errs[2 * l + 1]) for l in range(len(params))]

@@ -1,7 +1,8 @@
 """One tracked training run: ``train_run`` trains a config and records it; ``prepare`` is its preflight.
 
 The modules, in the order a run meets them: :mod:`.preflight`, :mod:`.initial`, :mod:`.loop` (with
-:mod:`.evaluation`), :mod:`.artifacts`, :mod:`.ending`; :mod:`.train` puts them together.
+:mod:`.evaluation`), :mod:`.artifacts`, :mod:`.ending`; :mod:`.train` puts them together, and
+:mod:`.population` trains K runs of one program as one vmapped computation.
 """
 
 from experiments.run.initial import initial_params, layer_sizes

@@ -8,15 +8,20 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from backprop_core import EpochMetrics, evaluate
+from backprop_core import EpochMetrics, UnitMasks, evaluate
 from experiments.config import RunConfig
 from experiments.data import Dataset
 
 
-def split_evaluator(cfg: RunConfig, ds: Dataset) -> Callable:
-    """``ev(params, x, y) -> (mean cost, accuracy)`` for this config's net on this data."""
+def split_evaluator(cfg: RunConfig, ds: Dataset, masks: UnitMasks | None = None) -> Callable:
+    """``ev(params, x, y) -> (mean cost, accuracy)`` for this config's net on this data (``masks``:
+    the unit masks of a padded net, see :func:`experiments.run.initial.initial_masks`)."""
     return functools.partial(
-        evaluate, activation=cfg.model.activation, cost=cfg.model.cost, classification=ds.is_classification
+        evaluate,
+        activation=cfg.model.activation,
+        cost=cfg.model.cost,
+        classification=ds.is_classification,
+        unit_masks=masks,
     )
 
 

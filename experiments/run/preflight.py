@@ -35,5 +35,5 @@ def prepare(cfg: RunConfig, *, track: bool = True) -> Dataset:
         )
     check_run_fits(cfg, ds)
     if track:
-        tracking.ensure_reachable()
+        tracking.ensure_reachable(experiment=cfg.experiment.name)
     return ds

@@ -8,17 +8,18 @@ Nothing here prints: callers show progress through ``on_metrics``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from experiments import names, tracking
 from experiments.config import RunConfig
-from experiments.errors import RunFailed
+from experiments.data import Dataset
+from experiments.errors import RunFailed, StopRun
 from experiments.gradcheck.check import CheckResult
 from experiments.run.artifacts import log_artifacts
 from experiments.run.ending import end_unfinished
-from experiments.run.loop import OnEpoch, train_epochs
+from experiments.run.loop import OnEpoch, Trained, train_epochs
 from experiments.run.preflight import prepare
 from experiments.signals import terminate_as_interrupt
 
@@ -55,6 +56,7 @@ def train_run(
     artifacts: str = "full",
     grad: Callable | None = None,
     on_metrics: OnEpoch | None = None,
+    pad_to: Sequence[int] | None = None,
 ) -> RunResult:
     """Trains ``cfg`` and records it in MLflow.
 
@@ -72,6 +74,11 @@ def train_run(
         one). Given, the run is tagged ``bplab.fault=<grad.__name__>`` so nobody trusts it.
       on_metrics: called as ``on_metrics(epoch, metrics)`` as soon as an epoch's metrics are logged,
         also for the epoch that then fails the run: where a progress display goes.
+      pad_to: train the net padded to these hidden widths under unit masks, so that nets of any
+        widths up to them share one set of compiled programs (training, evaluation, the gradient
+        check). The numbers are the unpadded net's up to float rounding (relative ``1e-5`` in
+        float32, ``1e-12`` in float64, per epoch); the logged weights are the unpadded net's.
+        ``None``: unpadded.
 
     Returns:
       The :class:`RunResult`.
@@ -83,30 +90,55 @@ def train_run(
       KeyboardInterrupt: SIGINT/SIGTERM; the run ended KILLED.
     """
     ds = prepare(cfg, track=track)
-    run_id = None
-    if track:
-        all_tags = {names.TAG_KIND: "run", names.TAG_GRAD: cfg.train.grad}
-        if grad is not None:
-            all_tags[names.TAG_FAULT] = grad.__name__
-        all_tags.update(tags or {})
-        run_id = tracking.start_run(
-            cfg.experiment.name,
-            run_name=run_name or f"{cfg.experiment.name}-seed{cfg.train.seed}",
-            parent_run_id=parent_run_id,
-            tags=all_tags,
-            description=cfg.experiment.description,
-        )
+    run_id = (
+        open_run(cfg, parent_run_id=parent_run_id, tags=tags, run_name=run_name, grad=grad) if track else None
+    )
     try:
         with terminate_as_interrupt():
             trained = train_epochs(
-                cfg, ds, run_id=run_id, grad=grad, on_epoch=on_epoch, on_metrics=on_metrics
+                cfg, ds, run_id=run_id, grad=grad, on_epoch=on_epoch, on_metrics=on_metrics, pad_to=pad_to
             )
-            if track:
-                log_artifacts(run_id, cfg, ds, trained, full=artifacts == "full")
-                tracking.end_run(run_id, "FINISHED")
+            return close_run(run_id, cfg, ds, trained, artifacts=artifacts)
     except BaseException as e:
-        if isinstance(e, RunFailed):
-            e.run_id = run_id
-        end_unfinished(run_id, e)
+        close_unfinished(run_id, e)
         raise
+
+
+def open_run(
+    cfg: RunConfig,
+    *,
+    parent_run_id: str | None,
+    tags: Mapping[str, Any] | None,
+    run_name: str | None,
+    grad: Callable | None,
+) -> str:
+    """Opens the run's MLflow run with the default tags (``bplab.kind=run``, ``bplab.grad``, and
+    ``bplab.fault`` with a replacement ``grad``) updated by ``tags``; returns its id."""
+    all_tags = {names.TAG_KIND: "run", names.TAG_GRAD: cfg.train.grad}
+    if grad is not None:
+        all_tags[names.TAG_FAULT] = grad.__name__
+    all_tags.update(tags or {})
+    return tracking.start_run(
+        cfg.experiment.name,
+        run_name=run_name or f"{cfg.experiment.name}-seed{cfg.train.seed}",
+        parent_run_id=parent_run_id,
+        tags=all_tags,
+        description=cfg.experiment.description,
+    )
+
+
+def close_run(
+    run_id: str | None, cfg: RunConfig, ds: Dataset, trained: Trained, *, artifacts: str
+) -> RunResult:
+    """Logs a trained run's artifacts and ends it FINISHED (when tracked); returns its result."""
+    if run_id is not None:
+        log_artifacts(run_id, cfg, ds, trained, full=artifacts == "full")
+        tracking.end_run(run_id, "FINISHED")
     return RunResult(run_id, cfg, trained.history, trained.final, trained.params, trained.gradcheck)
+
+
+def close_unfinished(run_id: str | None, error: BaseException) -> None:
+    """Ends a run that ``error`` stopped with the status that happened, and names the run on the error."""
+    if isinstance(error, RunFailed | StopRun):
+        error.run_id = run_id
+    end_unfinished(run_id, error)
