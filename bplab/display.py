@@ -41,7 +41,9 @@ def fmt_params(params: dict[str, Any]) -> str:
     if n is not None:
         out.append("hidden=[" + ", ".join(str(params.get(f"width_{l}")) for l in range(1, n + 1)) + "]")
     out += [
-        f"{k}={v}" for k, v in params.items() if k not in ("lr", "n_layers") and not k.startswith("width_")
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in params.items()
+        if k not in ("lr", "n_layers") and not k.startswith("width_")
     ]
     return " ".join(out)
 

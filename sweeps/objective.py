@@ -186,7 +186,9 @@ def outcome(
     metric = ctx.spec.metric
     value = _objective_value(result, metric)
     if value is None:
-        return Outcome(TrialState.FAIL, run_id=result.run_id, failure=NO_METRIC, reason=f"no {metric}")
+        logged = sorted({*(result.history[-1] if result.history else {}), *result.final})
+        reason = f"the run logged no {metric!r}; it logs {', '.join(logged)}"
+        return Outcome(TrialState.FAIL, run_id=result.run_id, failure=NO_METRIC, reason=reason)
     test_acc = result.final.get("test_accuracy") if isinstance(result.final, Mapping) else None
     if test_acc is not None:
         trial.set_user_attr(ATTR_TEST_ACCURACY, float(test_acc))

@@ -64,7 +64,7 @@ def train_run(
       cfg: a validated config.
       parent_run_id: nest the run under this one (a sweep's parent run).
       tags: extra tags; they override the defaults (``bplab.kind=run``, ``bplab.grad``).
-      run_name: the MLflow run name (default: the experiment name and seed).
+      run_name: the MLflow run name (default :func:`experiments.tracking.run_name`: ``digits-h30-lr3-9f2c``).
       on_epoch: called as ``on_epoch(epoch, metrics)`` after each epoch's metrics are logged and
         checked; may raise :class:`StopRun`.
       track: ``False`` trains the same way without touching MLflow (``run_id`` is ``None``).
@@ -120,7 +120,7 @@ def open_run(
     all_tags.update(tags or {})
     return tracking.start_run(
         cfg.experiment.name,
-        run_name=run_name or f"{cfg.experiment.name}-seed{cfg.train.seed}",
+        run_name=run_name or tracking.run_name(cfg),
         parent_run_id=parent_run_id,
         tags=all_tags,
         description=cfg.experiment.description,
@@ -133,6 +133,8 @@ def close_run(
     """Logs a trained run's artifacts and ends it FINISHED (when tracked); returns its result."""
     if run_id is not None:
         log_artifacts(run_id, cfg, ds, trained, full=artifacts == "full")
+        # Waits for the run's queued writes: a trial tells Optuna COMPLETE right after this, and a
+        # worker killed in between must not leave a COMPLETE trial beside a RUNNING (then FAILED) run.
         tracking.end_run(run_id, "FINISHED")
     return RunResult(run_id, cfg, trained.history, trained.final, trained.params, trained.gradcheck)
 
