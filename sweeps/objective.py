@@ -26,9 +26,11 @@ worker goes on. A point that is not a valid config still gets its (FAILED) run, 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import optuna
@@ -57,9 +59,22 @@ from sweeps.suggest import config_values, suggest
 NO_METRIC = "no_metric"  # the run finished without the metric the study optimises
 
 
-def trial_config(base: RunConfig, params: Mapping[str, Any]) -> RunConfig:
-    """The frozen run config of one trial (validated again, like a file)."""
-    return base.with_values(config_values(params))
+def trial_config(base: RunConfig, params: Mapping[str, Any], spec: SweepSpec | None = None) -> RunConfig:
+    """The frozen run config of one trial (validated again, like a file).
+
+    With ``spec``, its ``[sweep]`` table is the sweep's effective settings (:func:`sweep_settings`)
+    instead of the base file's, so a trial's run records the budget and sampler it ran under.
+    """
+    cfg = base.with_values(config_values(params))
+    return cfg if spec is None else dataclasses.replace(cfg, sweep=MappingProxyType(sweep_settings(spec)))
+
+
+def sweep_settings(spec: SweepSpec) -> dict[str, Any]:
+    """What a trial records of its sweep: the settings in force (``--n-trials`` applied), without the
+    space, whose sampled values are the trial's own config keys."""
+    settings = {"n_trials": spec.n_trials, "sampler": spec.sampler, "pruner": spec.pruner}
+    settings |= {"metric": spec.metric, "direction": spec.direction}
+    return settings | {k: v for k, v in (("seed", spec.seed), ("timeout", spec.timeout)) if v is not None}
 
 
 @dataclass(frozen=True)
@@ -141,7 +156,7 @@ def sample(
         trial.set_user_attr(key, value)
     params = suggest(trial, ctx.spec.space)
     try:
-        return params, trial_config(ctx.base, params)
+        return params, trial_config(ctx.base, params, ctx.spec)
     except BadInput as e:
         return params, _bad_config(ctx, trial, retry_of, params, str(e))
 

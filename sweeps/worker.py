@@ -17,6 +17,7 @@ flight stays RUNNING there, and the next worker or resume reaps it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -137,7 +138,8 @@ def work(
       KeyboardInterrupt: after failing and re-queueing the trial it interrupted.
       StorageLost: the Optuna storage stopped answering (its trial in flight is left to the reaper).
     """
-    ctx = TrialContext(handle.base, handle.spec, handle.name, handle.parent_run_id or "", grad=grad)
+    spec = dataclasses.replace(handle.spec, n_trials=handle.budget)  # the budget in force
+    ctx = TrialContext(handle.base, spec, handle.name, handle.parent_run_id or "", grad=grad)
     with_storage(handle, partial(reap, handle))
     ran = 0
     while max_trials is None or ran < max_trials:
