@@ -48,6 +48,27 @@ def fmt_params(params: dict[str, Any]) -> str:
     return " ".join(out)
 
 
+def running_lines(snap: Snapshot, max_epochs: int | None, limit: int = 8) -> str:
+    """``trial 4  epoch 3/30  lr=0.51 hidden=[30]`` per running trial (at most ``limit``), or ``-``."""
+    running = sorted((t for t in snap.trials if t.state == "RUNNING"), key=lambda t: t.number)
+    of = f"/{max_epochs}" if max_epochs else ""
+    lines = [
+        f"trial {t.number}  epoch {t.last_step or 0}{of}  {fmt_params(t.params)}" for t in running[:limit]
+    ]
+    if len(running) > limit:
+        lines.append(f"… and {len(running) - limit} more")
+    return "\n".join(lines) or "-"
+
+
+def epoch_eta(snap: Snapshot, p: Progress, max_epochs: int | None) -> float | None:
+    """Before any trial has finished: the seconds left at the epochs-per-second seen so far, as if
+    every trial trains all ``max_epochs`` (pruning only makes it sooner)."""
+    done = sum(t.last_step or 0 for t in snap.trials if t.state == "RUNNING")
+    if not max_epochs or not done or p.elapsed <= 0:
+        return None
+    return p.elapsed / done * (p.budget * max_epochs - done)
+
+
 def status_line(p: Progress, metric: str) -> str:
     """One line: counts, best, time."""
     if p.best_value is None:
@@ -83,8 +104,10 @@ class Display:
         direction: str,
         stream: TextIO | None = None,
         tty: bool | None = None,
+        max_epochs: int | None = None,
     ) -> None:
         self.budget, self.metric, self.direction = budget, metric, direction
+        self.max_epochs = max_epochs
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
         self.start = time.monotonic()
@@ -118,7 +141,7 @@ class Display:
         fresh = [t for t in snap.trials if t.finished and t.number not in self._seen]
         self._seen.update(t.number for t in fresh)
         if self._live is not None:
-            self._live.update(self._panel(p))
+            self._live.update(self._panel(p, snap))
         else:
             for t in fresh:
                 print(trial_line(t, self.metric), file=self.stream, flush=True)
@@ -126,7 +149,7 @@ class Display:
                 print(status_line(p, self.metric), file=self.stream, flush=True)
         return p
 
-    def _panel(self, p: Progress) -> Table:
+    def _panel(self, p: Progress, snap: Snapshot) -> Table:
         grid = Table.grid(padding=(0, 2))
         grid.add_row(
             "trials",
@@ -136,7 +159,9 @@ class Display:
         best = "-" if p.best_value is None else f"{p.best_value:.5g} (trial {p.best_number})"
         grid.add_row(f"best {self.metric}", best)
         grid.add_row("params", fmt_params(p.best_params))
-        grid.add_row("time", f"elapsed {fmt_seconds(p.elapsed)}, eta {fmt_seconds(p.eta)}")
+        eta = p.eta if p.eta is not None else epoch_eta(snap, p, self.max_epochs)
+        grid.add_row("time", f"elapsed {fmt_seconds(p.elapsed)}, eta {fmt_seconds(eta)}")
+        grid.add_row("running", running_lines(snap, self.max_epochs))
         if p.gradient_bugs:
             grid.add_row("[red]gradient bug[/]", f"{p.gradient_bugs} trial(s): manual ≠ autodiff")
         if p.poison:

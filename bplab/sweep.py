@@ -45,7 +45,13 @@ class Terminal:
     def trials_changed(self, snapshot: Snapshot) -> None:
         if self._display is None:
             s = self._study
-            self._display = Display(budget=s.budget, metric=s.metric, direction=s.direction, stream=self.out)
+            self._display = Display(
+                budget=s.budget,
+                metric=s.metric,
+                direction=s.direction,
+                stream=self.out,
+                max_epochs=s.max_epochs,
+            )
             self._display.__enter__()
         self._display.update(snapshot)
 

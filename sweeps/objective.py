@@ -104,6 +104,7 @@ class TrialContext:
       base: the study's base config; spec: its validated ``[sweep]``.
       study_name: the Optuna study; parent_run_id: the MLflow parent run.
       grad: a replacement backward pass for every trial (``None``: the real one), as ``train_run``'s.
+      after_epoch: called after each epoch is reported to Optuna (a live view redraws then).
     """
 
     base: RunConfig
@@ -111,6 +112,7 @@ class TrialContext:
     study_name: str
     parent_run_id: str
     grad: Callable | None = None
+    after_epoch: Callable[[], None] | None = None
 
 
 def run_tags(ctx: TrialContext, trial: optuna.Trial, retry_of: int | None) -> dict[str, str]:
@@ -138,7 +140,7 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
             parent_run_id=ctx.parent_run_id,
             tags=run_tags(ctx, trial, retry_of),
             run_name=f"trial-{trial.number}",
-            on_epoch=pruning(trial, ctx.spec.metric),
+            on_epoch=pruning(trial, ctx.spec.metric, ctx.after_epoch),
             artifacts="light",  # every metric, config, weights; `bplab train best_config.toml` for the rest
             grad=ctx.grad,
             pad_to=pad_for(cfg, ctx.spec.space),
@@ -161,15 +163,20 @@ def sample(
         return params, _bad_config(ctx, trial, retry_of, params, str(e))
 
 
-def pruning(trial: optuna.Trial, metric: str) -> Callable[[int, Mapping[str, float]], None]:
-    """The trial's ``on_epoch``: reports ``metric`` to Optuna each epoch and raises :class:`StopRun`
-    (KILLED, ``optuna.state=PRUNED``, ``bplab.pruned_at``) when the pruner says stop."""
+def pruning(
+    trial: optuna.Trial, metric: str, after: Callable[[], None] | None = None
+) -> Callable[[int, Mapping[str, float]], None]:
+    """The trial's ``on_epoch``: reports ``metric`` to Optuna each epoch (then calls ``after``) and
+    raises :class:`StopRun` (KILLED, ``optuna.state=PRUNED``, ``bplab.pruned_at``) when the pruner
+    says stop."""
 
     def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
         value = metrics.get(metric)
         if value is None or not math.isfinite(value):
             return  # a non-finite loss is the runner's to fail (Diverged), not the pruner's
         trial.report(float(value), epoch)
+        if after is not None:
+            after()
         if trial.should_prune():
             raise StopRun(
                 status="KILLED",

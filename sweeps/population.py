@@ -98,7 +98,7 @@ def train_batch(batch: Sequence[tuple], ctx: TrialContext, *, size: int) -> list
                 cfg,
                 tags=run_tags(ctx, trial, retry),
                 run_name=f"trial-{trial.number}",
-                on_epoch=pruning(trial, ctx.spec.metric),
+                on_epoch=pruning(trial, ctx.spec.metric, ctx.after_epoch),
             )
             for trial, retry, _, cfg in (batch[i] for i in slots)
         ]

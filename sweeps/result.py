@@ -36,6 +36,7 @@ class Opened:
     metric: str
     direction: str
     parent_run_id: str
+    max_epochs: int | None = None  # the most epochs a trial trains (the live view's "epoch k/N")
 
 
 @dataclass(frozen=True)

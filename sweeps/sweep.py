@@ -76,6 +76,7 @@ def _opened(handle: StudyHandle, observer: SweepObserver) -> None:
             spec.metric,
             spec.direction,
             handle.parent_run_id,
+            spec.max_epochs(handle.base.train.epochs),
         )
     )
 

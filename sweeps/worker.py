@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import signal
 import sys
@@ -44,6 +45,7 @@ from sweeps.tell import interrupted, retry_of, tell
 
 POLL_S = 1.0  # how often a waiting worker looks for re-queued trials
 RECONNECT_WAITS_S = (1.0, 3.0, 6.0)  # a storage that does not answer is retried after these pauses
+REDRAW_S = 0.5  # a live view redraws after an epoch at most this often (each redraw reads the study)
 T = TypeVar("T")
 # Our loop asks, tells and beats itself (the budget needs the lock), which Optuna warns about.
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
@@ -117,6 +119,19 @@ def _busy(handle: StudyHandle) -> bool:
     return bool(trials)
 
 
+def _at_most_every(seconds: float, fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn``, skipped when it last ran less than ``seconds`` ago (epochs can be milliseconds apart)."""
+    last = [-math.inf]
+
+    def throttled() -> None:
+        now = time.monotonic()
+        if now - last[0] >= seconds:
+            last[0] = now
+            fn()
+
+    return throttled
+
+
 def work(
     handle: StudyHandle,
     *,
@@ -130,7 +145,8 @@ def work(
     """Runs trials of ``handle``'s study until the budget, ``max_trials`` or ``deadline`` (a
     ``time.monotonic()`` value) stops it; returns how many trials this worker ran.
 
-    ``on_change`` is called after each trial is told; ``grad`` replaces the backward pass of every
+    ``on_change`` is called after each trial is told, and after an epoch at most every
+    :data:`REDRAW_S` seconds; ``grad`` replaces the backward pass of every
     trial (``None``: the real one); ``population`` > 1 reserves that many trials at a time and
     trains them as populations (:mod:`sweeps.population`).
 
@@ -139,7 +155,8 @@ def work(
       StorageLost: the Optuna storage stopped answering (its trial in flight is left to the reaper).
     """
     spec = dataclasses.replace(handle.spec, n_trials=handle.budget)  # the budget in force
-    ctx = TrialContext(handle.base, spec, handle.name, handle.parent_run_id or "", grad=grad)
+    redraw = None if on_change is None else _at_most_every(REDRAW_S, on_change)
+    ctx = TrialContext(handle.base, spec, handle.name, handle.parent_run_id or "", grad, redraw)
     with_storage(handle, partial(reap, handle))
     ran = 0
     while max_trials is None or ran < max_trials:

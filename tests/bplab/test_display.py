@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bplab.display import fmt_params, fmt_seconds, status_line, trial_line
 from sweeps.progress import Snapshot, TrialSummary, progress
 
@@ -44,3 +46,30 @@ def test_the_status_line_counts_poison_trials_only_when_there_are_some():
 
     assert "poison" not in line(snap)
     assert "2 failed, 1 poison" in line(Snapshot(snap.trials, snap.counted, poison=frozenset({0})))
+
+
+def test_the_live_panel_lists_each_running_trial_at_its_epoch():
+    from bplab.display import running_lines
+    from sweeps.progress import Snapshot, TrialSummary
+
+    trials = [
+        TrialSummary(3, "RUNNING", params={"lr": 0.5123, "n_layers": 1, "width_1": 30}, last_step=4),
+        TrialSummary(1, "COMPLETE", value=0.9),
+        TrialSummary(2, "RUNNING", params={"lr": 2.0}),
+    ]
+    snap = Snapshot(trials=tuple(trials), counted=frozenset({1}))
+    assert running_lines(snap, 30).splitlines() == [
+        "trial 2  epoch 0/30  lr=2",
+        "trial 3  epoch 4/30  lr=0.5123 hidden=[30]",
+    ]
+    assert running_lines(Snapshot(trials=(), counted=frozenset()), 30) == "-"
+
+
+def test_before_any_trial_finishes_the_eta_is_counted_in_epochs():
+    from bplab.display import epoch_eta
+    from sweeps.progress import Snapshot, TrialSummary, progress
+
+    snap = Snapshot(trials=(TrialSummary(0, "RUNNING", last_step=10),), counted=frozenset())
+    p = progress(snap, budget=2, direction="maximize", elapsed=5.0)
+    assert epoch_eta(snap, p, 20) == pytest.approx(5.0 / 10 * (2 * 20 - 10))
+    assert epoch_eta(snap, p, None) is None
