@@ -7,6 +7,7 @@ benchmark with its exit status and the tail of its stderr, so a broken side is n
 
 from __future__ import annotations
 
+import hashlib
 import os
 import statistics
 import subprocess
@@ -19,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 # Any of these would point a side at a shared store or cache, and make the run depend on the machine.
 UNSET = ("MLFLOW_TRACKING_URI", "BPLAB_OPTUNA_STORAGE", "BPLAB_JAX_CACHE", "JAX_COMPILATION_CACHE_DIR")
 TAIL_CHARS = 3000
+PACKAGES = ("backprop_core", "experiments", "sweeps", "bplab", "benchmarks")
 
 
 class CommandFailed(RuntimeError):
@@ -70,3 +72,17 @@ def startup_seconds(*, cwd: Path, repeats: int = 3, timeout: float = 300) -> flo
     cmd = [*python(), "-c", code]
     times = [run_timed(cmd, cwd=cwd, env=clean_env(), timeout=timeout)[0] for _ in range(repeats)]
     return statistics.median(times)
+
+
+def source_fingerprint() -> str:
+    """A short hash of the measured code (paths, sizes, modification times of its ``.py`` files).
+
+    Taken before and after a benchmark: if it differs, the code was edited while it ran and the rows
+    may time different versions of it (a warm row may even miss the cache the empty row filled).
+    """
+    h = hashlib.sha256()
+    for pkg in PACKAGES:
+        for path in sorted((REPO / pkg).rglob("*.py")):
+            st = path.stat()
+            h.update(f"{path.relative_to(REPO)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:12]

@@ -40,9 +40,9 @@ def sampled(journal: Path, study: str) -> list[dict]:
 
 
 def same_as_peer(ours: list[dict], storage: str, study: str) -> int:
-    """How many trials sampled exactly the peer's params (trial by trial): the evidence that both sides
-    search the same space with the same seeded sampler (TPE's seeded random start-up trials agree; later
-    ones follow each side's own results)."""
+    """How many trials sampled exactly the peer's params (trial by trial). With equal sampler seeds the
+    seeded random start-up trials of TPE agree, which proves both sides search the same space; a
+    product that derives its own seed makes the count 0 without making the space differ."""
     theirs = [t.params for t in optuna.load_study(study_name=study, storage=storage).trials]
     return sum(a == b for a, b in zip(ours, theirs, strict=False))
 

@@ -29,8 +29,8 @@ def targets(doc: dict) -> list[dict]:
 def render(doc: dict) -> str:
     """The plain-text report: the side-by-side table, the floor lines, the targets and the notes."""
     head = (
-        f"{'N':>4} {'cache':<6} {'ours s':>8} {'peer s':>8} {'ours t/min':>11} {'peer t/min':>11} "
-        f"{'peer/ours':>10} {'floor+start s':>14} {'ours/(floor+start)':>19}"
+        f"{'N':>4} {'cache (files before→after)':<27} {'ours s':>8} {'peer s':>8} {'ours t/min':>11} "
+        f"{'peer t/min':>11} {'peer/ours':>10} {'floor+start s':>14} {'ours/(floor+start)':>19}"
     )
     lines = [
         f"sweep benchmark: {doc['config']}, {doc['epochs']} epochs per trial, no pruning, --workers 1",
@@ -40,8 +40,9 @@ def render(doc: dict) -> str:
     ]
     for res in doc["results"]:
         for r in res["rows"]:
+            cache = f"{r['cache']} ({r['cache_entries_before']}→{r.get('cache_entries_after', '?')})"
             lines.append(
-                f"{r['n_trials']:>4} {r['cache']:<6} {r['ours_s']:>8.1f} {r['peer_s']:>8.1f} "
+                f"{r['n_trials']:>4} {cache:<27} {r['ours_s']:>8.1f} {r['peer_s']:>8.1f} "
                 f"{r['ours_trials_per_min']:>11.1f} {r['peer_trials_per_min']:>11.1f} "
                 f"{r['peer_over_ours']:>9.2f}× {r['floor_plus_startup_s']:>14.1f} "
                 f"{r['ours_over_floor_plus_startup']:>18.2f}×"
@@ -57,7 +58,7 @@ def render(doc: dict) -> str:
         if "same_params_as_peer" in f:
             lines.append(
                 f"  same sampled params as the peer: {f['same_params_as_peer']} of {f['trials']} trials "
-                "(seeded TPE start-up trials agree; later ones follow each side's own results)"
+                "(same space and TPE; points agree only while both seed it alike)"
             )
     lines += ["", "targets (2-core machine):"]
     for t in doc["targets"]:
@@ -69,4 +70,7 @@ def render(doc: dict) -> str:
     lines += ["", f"machine: {m['cpu_count']} cores, load average {load(m['loadavg_start'])} at start, "
               f"{load(m['loadavg_end'])} at end"]  # fmt: skip
     lines += [f"note: {n}" for n in doc["notes"]]
+    code = doc.get("code", {})
+    if code.get("start") != code.get("end"):
+        lines.append("WARNING: the measured code was edited during the run: rows may time different versions")
     return "\n".join(lines)

@@ -31,7 +31,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.commands import CommandFailed, bplab, clean_env, python, run_timed, startup_seconds
+from benchmarks.commands import (
+    CommandFailed,
+    bplab,
+    clean_env,
+    python,
+    run_timed,
+    source_fingerprint,
+    startup_seconds,
+)
 from benchmarks.sweep_report import render, targets
 
 CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "configs" / "digits.toml"
@@ -40,6 +48,11 @@ STATES = ("empty", "warm")
 
 def _log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _entries(cache: Path) -> int:
+    """Files in the compilation cache: a warm run that adds many compiled instead of loading."""
+    return sum(1 for _ in cache.rglob("*")) if cache.exists() else 0
 
 
 def measure_n(n: int, epochs: int, *, config: Path, root: Path, timeout: float) -> dict:
@@ -56,7 +69,7 @@ def measure_n(n: int, epochs: int, *, config: Path, root: Path, timeout: float) 
         ours_cmd = [*bplab(), "sweep", str(config), "--n-trials", str(n), "--workers", "1", "--study", study]
         peer_cmd = [*python(), "-m", "benchmarks.tutorial", "--n-trials", str(n), "--epochs", str(epochs)]
         peer_cmd += ["--study", study, "--config", str(config)]
-        entries_before = sum(1 for _ in cache.rglob("*")) if cache.exists() else 0
+        entries_before = _entries(cache)
         # Alternate who goes first, so a burst of load from the neighbours does not always hit one side.
         order = [("ours", ours_cmd + sets, ours_dir, ours_env), ("peer", peer_cmd, peer_dir, peer_env)]
         seconds = {}
@@ -69,6 +82,7 @@ def measure_n(n: int, epochs: int, *, config: Path, root: Path, timeout: float) 
                 "n_trials": n,
                 "cache": state,
                 "cache_entries_before": entries_before,
+                "cache_entries_after": _entries(cache),
                 "ours_s": seconds["ours"],
                 "peer_s": seconds["peer"],
                 "ours_trials_per_min": 60 * n / seconds["ours"],
@@ -90,7 +104,7 @@ def measure_n(n: int, epochs: int, *, config: Path, root: Path, timeout: float) 
 
 def benchmark(ns: list[int], epochs: int, *, config: Path, timeout: float) -> dict:
     """Every measurement of one benchmark run, as the JSON document ``--json`` prints."""
-    load_start = os.getloadavg()
+    load_start, code_start = os.getloadavg(), source_fingerprint()
     results = []
     with tempfile.TemporaryDirectory(prefix="bplab-sweep-bench-") as tmp:
         _log("start-up …")
@@ -109,6 +123,7 @@ def benchmark(ns: list[int], epochs: int, *, config: Path, timeout: float) -> di
         "startup_s": startup,
         "results": results,
         "machine": {"cpu_count": os.cpu_count(), "loadavg_start": load_start, "loadavg_end": os.getloadavg()},
+        "code": {"start": code_start, "end": source_fingerprint()},
         "notes": [
             "peer: no persistent compilation cache in either state (a tutorial user has none); "
             "its warm row is its second run in the same folder",

@@ -5,7 +5,8 @@ of the JAX, MLflow and Optuna tutorials writes, not a straw man. A ``jax.grad`` 
 from a Python loop over shuffled mini-batches (the last, partial one included, as ``bplab`` trains it);
 a jitted evaluation once per epoch; one ``mlflow.log_metric`` per value per epoch (``train_loss``,
 ``val_loss``, ``val_accuracy``); ``optuna.create_study(storage="sqlite:///optuna.db")`` and
-``study.optimize`` with a seeded TPE sampler and no pruner; one MLflow run per trial nested under a
+``study.optimize`` with a TPE sampler seeded as a fresh ``bplab sweep``'s first process is (so
+both sides draw the same first points) and no pruner; one MLflow run per trial nested under a
 parent run, both stores in the working folder. No persistent compilation cache: a tutorial sets none.
 
 Fairness: the data (split, scaling) comes from the project's own loader and the search space from the
@@ -31,6 +32,7 @@ import optuna
 
 from experiments.config import load_config
 from experiments.data import load_dataset
+from sweeps.study.samplers import derive_seed
 
 CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "configs" / "digits.toml"
 ACTIVATIONS = {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu}
@@ -121,7 +123,9 @@ def run(n_trials: int, epochs: int, study_name: str, config: Path) -> None:
         study_name=study_name,
         storage="sqlite:///optuna.db",
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
+        sampler=optuna.samplers.TPESampler(
+            seed=None if seed is None else derive_seed(seed, n_existing=0, sequence=0)
+        ),
     )
     with mlflow.start_run(run_name=study_name):
         study.optimize(objective, n_trials=n_trials, catch=(ValueError,))
