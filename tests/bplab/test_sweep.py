@@ -34,3 +34,20 @@ def test_a_gradient_bug_is_labelled_apart_from_bad_hyperparameters(tmp_path, mon
     }
     parent = next(r for r in runs if r.data.tags.get("bplab.kind") == "sweep")
     assert parent.data.tags["sweep.gradient_bugs"] == "2"
+
+
+def test_register_puts_the_best_trials_model_in_the_registry_with_the_champion_alias(tmp_path, monkeypatch):
+    import mlflow
+
+    uri = use_tmp_stores(monkeypatch, tmp_path)
+    cfg = write_config(tmp_path, name="reg", n_trials=2, epochs=2, sweep_extra='pruner = "none"')
+    out = io.StringIO()
+
+    rc = sweep_command(cfg, [], out=out, register="reg-mlp")
+
+    assert rc == 0, out.getvalue()
+    assert "registered models:/reg-mlp@champion (version 1" in out.getvalue()
+    study = journal_study(tmp_path, "reg")
+    version = mlflow.MlflowClient(uri).get_model_version_by_alias("reg-mlp", "champion")
+    best_run = study.best_trial.user_attrs["bplab.run_id"]
+    assert version.run_id == best_run
