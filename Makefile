@@ -20,14 +20,21 @@ demo: $(STAMP)
 	$(BIN)/bplab sweep experiments/configs/digits.toml --study digits-demo --n-trials 16 --set train.epochs=20
 	@echo "Open the MLflow UI on these runs: $(BIN)/bplab ui   (then the parent run's URL above)"
 
+# pytest-xdist workers, one test file per worker at a time (a file's tests share compiled JAX programs).
+# The fast tests are CPU-bound: one worker per core. The integration tests mostly wait on the processes
+# they start, so the whole suite runs twice as many workers as cores.
+CORES := $(shell nproc 2>/dev/null || echo 2)
+FAST_WORKERS ?= $(CORES)
+WORKERS ?= $(shell expr 2 \* $(CORES))
+
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 # Everything that starts no service, subprocess or browser (the `integration` marker): under 90 s on 2 cores.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest -m "not integration" -n $(FAST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

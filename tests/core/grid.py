@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from backprop_core import (
@@ -28,11 +27,11 @@ from backprop_core import (
     autodiff_output_errors,
     batch_weights,
     forward,
-    init_params,
     manual_grads,
     precision,
     resolve,
 )
+from tests.support.draws import draw_problem
 from tests.support.pairwise import pairwise
 
 # Hidden widths for 1 to 5 hidden layers: "narrow" has a width-1 layer at every depth; "equal" has
@@ -83,43 +82,19 @@ CASES = [
 ]
 
 
-def make_problem(key, sizes, *, batch, cost, init, dtype):
-    """Random params, inputs and targets of the right kind for ``cost`` (one-hot for softmax)."""
-    k_params, k_x, k_y = jax.random.split(key, 3)
-    params = init_params(k_params, sizes, init=init, dtype=dtype)
-    x = jax.random.normal(k_x, (batch, sizes[0]), dtype)
-    if cost == "softmax_cross_entropy":
-        y = jax.nn.one_hot(jax.random.randint(k_y, (batch,), 0, sizes[-1]), sizes[-1], dtype=dtype)
-    else:
-        y = jax.random.uniform(k_y, (batch, sizes[-1]), dtype)
-    return params, x, y
+def make_problem(seed: int, sizes, *, batch, cost, init, dtype):
+    """Random params, inputs and targets of the right kind for ``cost`` (see :mod:`tests.support.draws`)."""
+    return draw_problem(seed, sizes, batch=batch, cost=cost, init=init, dtype=dtype)
 
 
 def case_problem(case: Case, dtype):
     """``case``'s params, inputs and targets, drawn in numpy from ``case.seed``.
 
-    The params follow ``init_params``' distributions (N(0, 1), and ``W^l`` from N(0, 1/n_{l−1}) when
-    scaled; ``init_params`` itself is tested in ``test_train``). Drawing them in numpy keeps every
-    JAX op of the grid a gradient op: eager JAX compiles each op once per shape, and those shapes
-    repeat across the grid, where JAX's own sampler would compile anew for every net.
+    Drawing them in numpy keeps every JAX op of the grid a gradient op: eager JAX compiles each op
+    once per shape, and those shapes repeat across the grid, where JAX's own sampler would compile
+    anew for every net.
     """
-    rng = np.random.default_rng(case.seed)
-    sizes = case.sizes
-    params = tuple(
-        (
-            jnp.asarray(
-                rng.standard_normal((n_out, n_in)) / (1.0 if case.init == "normal" else np.sqrt(n_in)), dtype
-            ),
-            jnp.asarray(rng.standard_normal(n_out), dtype),
-        )
-        for n_in, n_out in itertools.pairwise(sizes)
-    )
-    x = jnp.asarray(rng.standard_normal((case.batch, sizes[0])), dtype)
-    if case.cost == "softmax_cross_entropy":
-        y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], case.batch)]
-    else:
-        y = rng.uniform(size=(case.batch, sizes[-1]))
-    return params, x, jnp.asarray(y, dtype)
+    return make_problem(case.seed, case.sizes, batch=case.batch, cost=case.cost, init=case.init, dtype=dtype)
 
 
 class Outcome(NamedTuple):

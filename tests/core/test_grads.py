@@ -67,9 +67,7 @@ def central_differences(f, params, eps):
 @pytest.mark.parametrize(("activation", "cost"), list(itertools.product(ACTIVATIONS, COSTS)))
 def test_finite_differences_agree_with_manual(activation, cost):
     with precision("float64") as dt:
-        params, x, y = make_problem(
-            jax.random.key(11), (3, 4, 2, 2), batch=5, cost=cost, init="normal", dtype=dt
-        )
+        params, x, y = make_problem(11, (3, 4, 2, 2), batch=5, cost=cost, init="normal", dtype=dt)
         f = jax.jit(lambda p: batch_cost(p, x, y, activation=activation, cost=cost))
         numeric = central_differences(f, params, eps=1e-6)
         manual = manual_grads(params, x, y, activation=activation, cost=cost)
@@ -114,7 +112,7 @@ def test_two_two_one_network_by_hand():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_saturated_units_give_finite_gradients(activation, cost, dtype):
     with precision(dtype) as dt:
-        params, x, y = make_problem(jax.random.key(5), (4, 6, 3), batch=8, cost=cost, init="normal", dtype=dt)
+        params, x, y = make_problem(5, (4, 6, 3), batch=8, cost=cost, init="normal", dtype=dt)
         params = jax.tree.map(lambda p: 60 * p, params)  # |z| far beyond 40
         x = 10 * x
         _, cache = forward(params, x, activation=activation, output=resolve(activation, cost)[1])
@@ -126,9 +124,7 @@ def test_saturated_units_give_finite_gradients(activation, cost, dtype):
 
 
 def test_mask_gives_the_gradient_of_the_smaller_batch():
-    params, x, y = make_problem(
-        jax.random.key(2), (4, 5, 3), batch=8, cost="quadratic", init="normal", dtype=jnp.float32
-    )
+    params, x, y = make_problem(2, (4, 5, 3), batch=8, cost="quadratic", init="normal", dtype=jnp.float32)
     mask = jnp.arange(8) < 5
     padded = manual_grads(params, x, y, mask=mask)
     smaller = manual_grads(params, x[:5], y[:5])
@@ -146,9 +142,7 @@ def test_manual_path_uses_no_autodiff():
 
 
 def test_compare_grads_detects_a_difference():
-    params, x, y = make_problem(
-        jax.random.key(0), (3, 4, 2), batch=4, cost="quadratic", init="normal", dtype=jnp.float32
-    )
+    params, x, y = make_problem(0, (3, 4, 2), batch=4, cost="quadratic", init="normal", dtype=jnp.float32)
     grads = manual_grads(params, x, y)
     wrong = jax.tree.map(lambda g: g, grads)
     wrong = ((-wrong[0][0], wrong[0][1]), wrong[1])

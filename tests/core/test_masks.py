@@ -42,6 +42,8 @@ from backprop_core import (
 )
 from backprop_core.metrics import saturation
 from backprop_core.padding import _init_padded
+from tests.support.draws import draw_problem
+from tests.support.pairwise import covers_every_pair, pairwise
 
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
 N_IN, N_OUT = 4, 3
@@ -57,16 +59,10 @@ def _no_silent_broadcasting():
 
 
 def problem(seed, depth, cost, dtype, *, batch=7):
-    """Unpadded params, their padded copy, the masks, inputs and targets."""
+    """Unpadded params, their padded copy, the masks, inputs and targets (drawn in numpy)."""
     true, padded = WIDTHS[depth]
     sizes = (N_IN, *true, N_OUT)
-    k_params, k_x, k_y = jax.random.split(jax.random.key(seed), 3)
-    params = init_params(k_params, sizes, dtype=dtype)
-    x = jax.random.normal(k_x, (batch, N_IN), dtype)
-    if cost == "softmax_cross_entropy":
-        y = jax.nn.one_hot(jax.random.randint(k_y, (batch,), 0, N_OUT), N_OUT, dtype=dtype)
-    else:
-        y = jax.random.uniform(k_y, (batch, N_OUT), dtype)
+    params, x, y = draw_problem(seed, sizes, batch=batch, cost=cost, init="scaled", dtype=dtype)
     return params, pad_params(params, padded), unit_masks(true, padded, dtype), sizes, x, y
 
 
@@ -84,7 +80,19 @@ def assert_padding_is_zero(padded_tree, true_tree, widths):
         assert np.array_equal(outside, np.zeros_like(outside)), "padding moved off 0"
 
 
-CASES = list(itertools.product(("float64", "float32"), WIDTHS, ACTIVATIONS, COSTS, GRADS))
+# Every pair of (dtype, depth, activation × cost, gradient) meets: 28 nets, not the 108 of the product.
+FACTORS = {
+    "activation_cost": tuple(itertools.product(ACTIVATIONS, COSTS)),
+    "depth": tuple(WIDTHS),
+    "dtype": ("float64", "float32"),
+    "grad": tuple(GRADS),
+}
+ROWS = pairwise(FACTORS)
+CASES = [(r["dtype"], r["depth"], *r["activation_cost"], r["grad"]) for r in ROWS]
+
+
+def test_the_cases_cover_every_pair():
+    assert covers_every_pair(ROWS, FACTORS)
 
 
 @pytest.mark.parametrize(("dtype", "depth", "activation", "cost", "grad"), CASES)
@@ -129,7 +137,8 @@ def test_the_mask_not_the_zero_padding_does_the_work(activation):
     """Garbage in the padded weights changes nothing: the masks alone hide the padding."""
     with precision("float64") as dt:
         params, padded, masks, sizes, x, y = problem(9, 2, "quadratic", dt)
-        noise = jax.tree.map(lambda p: jax.random.normal(jax.random.key(p.size), p.shape, dt), padded)
+        rng = np.random.default_rng(9)
+        noise = jax.tree.map(lambda p: jnp.asarray(rng.standard_normal(p.shape), dt), padded)
         corner = pad_params(jax.tree.map(jnp.ones_like, params), WIDTHS[2][1])
         garbage = jax.tree.map(lambda p, n, c: jnp.where(c == 1, p, n), padded, noise, corner)
         kw = {"activation": activation, "cost": "quadratic", "unit_masks": masks}
@@ -239,22 +248,30 @@ def test_pad_unpad_and_masks():
         unpad_params(padded, (3, 2, 4, 2))
 
 
-@pytest.mark.parametrize("init", ["normal", "scaled"])
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_padded_init_is_the_padded_small_init_in_one_program(dtype, init):
-    """Bit for bit ``pad_params(init_params(…))``, and one compile for every width of a depth."""
+INIT_CASES = [
+    (r["dtype"], r["init"], r["depth"])
+    for r in pairwise({"depth": tuple(WIDTHS), "dtype": ("float32", "float64"), "init": ("normal", "scaled")})
+]
+
+
+@pytest.mark.parametrize(("dtype", "init", "depth"), INIT_CASES)
+def test_padded_init_is_the_padded_small_init_in_one_program(dtype, init, depth):
+    """Bit for bit ``pad_params(init_params(…))``, and one compile for every width of a depth.
+
+    Every pair of (depth, dtype, init) meets in the 6 cases.
+    """
+    padded = WIDTHS[depth][1]
     with precision(dtype) as dt:
-        for _, padded in WIDTHS.values():
-            compiled = None
-            for seed, true in enumerate([(1, 1, 1), (2, 5, 4), padded]):
-                sizes = (N_IN, *(min(t, p) for t, p in zip(true, padded)), N_OUT)
-                raw = (jax.random.PRNGKey(seed),) if seed == 0 else ()
-                for key in (jax.random.key(seed), *raw):  # typed keys, and once a raw key
-                    expected = pad_params(init_params(key, sizes, init=init, dtype=dt), padded)
-                    got = init_padded_params(key, sizes, padded, init=init, dtype=dt)
-                    for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
-                        assert g.dtype == e.dtype and np.array_equal(g, e), (sizes, init)
-                compiled = compiled or _init_padded._cache_size()
-            assert _init_padded._cache_size() == compiled  # new widths, no new program
+        compiled = None
+        for seed, true in enumerate([(1, 1, 1), (2, 5, 4), padded]):
+            sizes = (N_IN, *(min(t, p) for t, p in zip(true, padded)), N_OUT)
+            raw = (jax.random.PRNGKey(seed),) if seed == 0 else ()
+            for key in (jax.random.key(seed), *raw):  # typed keys, and once a raw key
+                expected = pad_params(init_params(key, sizes, init=init, dtype=dt), padded)
+                got = init_padded_params(key, sizes, padded, init=init, dtype=dt)
+                for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+                    assert g.dtype == e.dtype and np.array_equal(g, e), (sizes, init)
+            compiled = compiled or _init_padded._cache_size()
+        assert _init_padded._cache_size() == compiled  # new widths, no new program
     with pytest.raises(ValueError, match="do not fit"):
         init_padded_params(jax.random.key(0), (3, 8, 2), (5,))
