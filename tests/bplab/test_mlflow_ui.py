@@ -19,15 +19,11 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.processes import BPLAB, REPO, VENV_BIN, Procs, bplab, clean_env, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run",
-]  # fmt: skip
 GENAI_ONLY = ("Evaluation runs", "Judges")  # in the GenAI sidebar, never in the training one
 URL = re.compile(r"https?://\S+")
 
