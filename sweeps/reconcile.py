@@ -36,11 +36,27 @@ def reconcile_trial_run(study: optuna.Study, trial: FrozenTrial, *, failure: str
         return 0
     ended = 0
     for run in tracking.child_runs(parent):
-        if run["status"] == "RUNNING" and run["tags"].get(TAG_TRIAL) == str(trial.number):
-            tracking.set_tags(run["run_id"], _orphan_tags(trial, failure))
-            tracking.end_run(run["run_id"], "FAILED")
+        if run["tags"].get(TAG_TRIAL) == str(trial.number) and _disagrees(run, trial):
+            _end_failed(run, trial, failure)
             ended += 1
     return ended
+
+
+def _disagrees(run: dict, trial: FrozenTrial) -> bool:
+    """The run is still RUNNING, or it ended as if its trial had been told, while the trial was
+    failed instead (its worker died after ending the run and before telling Optuna)."""
+    if run["status"] == "RUNNING":
+        return True
+    told_fail = run["tags"].get(TAG_TRIAL_STATE) == "FAIL"
+    return trial.state == TrialState.FAIL and run["status"] != "FAILED" and not told_fail
+
+
+def _end_failed(run: dict, trial: FrozenTrial, failure: str) -> None:
+    tracking.set_tags(run["run_id"], _orphan_tags(trial, failure))
+    if run["status"] == "RUNNING":
+        tracking.end_run(run["run_id"], "FAILED")
+    else:
+        tracking.client().set_terminated(run["run_id"], status="FAILED")
 
 
 def reconcile_all(study: optuna.Study) -> int:
@@ -53,10 +69,9 @@ def reconcile_all(study: optuna.Study) -> int:
     for run in tracking.child_runs(parent):
         number = run["tags"].get(TAG_TRIAL)
         trial = by_number.get(int(number)) if number and number.isdigit() else None
-        if run["status"] != "RUNNING" or trial is None:
+        if trial is None or not trial.state.is_finished() or not _disagrees(run, trial):
             continue
         if trial.state in (TrialState.FAIL, TrialState.COMPLETE, TrialState.PRUNED):
-            tracking.set_tags(run["run_id"], _orphan_tags(trial, WORKER_LOST))
-            tracking.end_run(run["run_id"], "FAILED")
+            _end_failed(run, trial, WORKER_LOST)
             ended += 1
     return ended

@@ -107,3 +107,5 @@ def interrupted(handle: StudyHandle, trial: optuna.Trial) -> None:
             tracking.set_tags(run_id, {TAG_TRIAL_STATE: "FAIL", TAG_FAILURE: INTERRUPTED})
             if tracking.run_status(run_id) == "RUNNING":
                 tracking.end_run(run_id, "KILLED")
+            else:  # the run ended just before the signal, the trial was not told: they must agree
+                tracking.client().set_terminated(run_id, status="KILLED")

@@ -117,7 +117,9 @@ def test_artifacts(trained, tmp_path):
     _, _, client, run = trained
     rid = run.info.run_id
     top = {a.path for a in client.list_artifacts(rid)}
-    assert {"config.toml", "params.npz", "plots", "gradcheck.json", "gradcheck_table.json", "model"} <= top
+    assert {"config.toml", "params.npz", "plots", "gradcheck.json", "gradcheck_table.json"} <= top
+    models = client.search_logged_models([run.info.experiment_id])  # the model is a LoggedModel
+    assert [m.source_run_id for m in models if m.source_run_id == rid] == [rid]
     assert {a.path for a in client.list_artifacts(rid, "plots")} == {"plots/loss.png", "plots/grad_norms.png"}
     local = client.download_artifacts(rid, "", str(tmp_path))
     for png in ("plots/loss.png", "plots/grad_norms.png"):
@@ -148,7 +150,9 @@ def test_logged_config_runs_again(trained, tmp_path):
 @pytest.mark.integration
 def test_pyfunc_round_trip(trained, tmp_path):
     _, _, client, run = trained
-    model = mlflow.pyfunc.load_model(f"{run.info.artifact_uri}/model")
+    models = client.search_logged_models([run.info.experiment_id])
+    logged = [m for m in models if m.source_run_id == run.info.run_id]
+    model = mlflow.pyfunc.load_model(logged[0].artifact_location)
     cfg = load_config(client.download_artifacts(run.info.run_id, "config.toml", str(tmp_path)))
     ds = load_dataset(cfg.data, cfg.train.seed)
     raw_x = ds.x_test * ds.x_scale + ds.x_shift  # the model takes unscaled inputs

@@ -181,7 +181,7 @@ def http_status(url: str, *, auth: tuple[str, str] | None = None, host: str | No
     if host:
         req.add_header("Host", host)
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=30) as r:  # an auth'd request hashes a password
             return r.status
     except urllib.error.HTTPError as e:
         return e.code
