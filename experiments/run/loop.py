@@ -80,7 +80,7 @@ def start(
     masks = initial_masks(cfg, pad_to, dtype=dtype)
     xc, yc = (jnp.asarray(a, dtype) for a in check_batch(ds.x_train, ds.y_train, tr.batch_size))
     if run_id:
-        true = _unpadded(params, cfg, ds, pad_to)
+        true = _unpadded(jax.device_get(params), cfg, ds, pad_to)
         tracking.log_params(run_id, {**cfg.flat(), **environment_params(true), **_data_params(ds)})
 
     def check(p) -> CheckResult:
@@ -215,8 +215,8 @@ def train_epochs(
 
 
 def _unpadded(params: Params, cfg: RunConfig, ds: Dataset, pad_to) -> Params:
-    """The true net's weights (cut out on the host with numpy: slicing on device compiles per width)."""
-    return params if pad_to is None else unpad_params(jax.device_get(params), layer_sizes(cfg, ds))
+    """The true net's weights from host ``params`` (numpy slicing: on device it compiles per width)."""
+    return params if pad_to is None else unpad_params(params, layer_sizes(cfg, ds))
 
 
 def _data_params(ds: Dataset) -> dict[str, int]:
