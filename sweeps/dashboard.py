@@ -18,7 +18,11 @@ from sweeps.study.url import StorageURL
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
-    """The dashboard fetches several things at once; one slow request should not stall the page."""
+    """Requests are served on threads, so the main thread only waits in ``serve_forever``.
+
+    The page fetches several things at once and one slow request should not stall it; and a SIGTERM
+    that lands while the main thread is inside a request would be swallowed by wsgiref's error handler.
+    """
 
     daemon_threads = True
 
@@ -56,7 +60,11 @@ def dashboard_server(url: StorageURL, *, host: str = "127.0.0.1", port: int = 80
     """
     try:
         return wsgiref.simple_server.make_server(
-            host, port, wsgi(open_storage(url)), handler_class=_QuietHandler
+            host,
+            port,
+            wsgi(open_storage(url)),
+            server_class=_ThreadingServer,
+            handler_class=_QuietHandler,
         )
     except OSError as e:
         raise BadInput(f"--port {port}: cannot serve on {host}: {e.strerror or e}") from None
