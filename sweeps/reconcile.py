@@ -1,6 +1,6 @@
 """Keeps MLflow runs and Optuna trials in agreement when a process died between the two.
 
-A worker killed mid-trial leaves its child run RUNNING; the heartbeat callback or the reaper fails
+A worker killed mid-trial leaves its child run RUNNING; the reaper (by heartbeat or by pid) fails
 the trial, and this module ends the run FAILED with ``bplab.failure=worker_lost``. At the end of a
 sweep :func:`reconcile_all` repeats it for every child run, whoever killed its worker.
 """

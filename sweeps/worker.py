@@ -40,6 +40,7 @@ from sweeps.failure import StorageLost, classify, root_cause
 from sweeps.objective import Outcome, TrialContext, run_trial
 from sweeps.population import work_batch
 from sweeps.study import StudyHandle, load, reap, reserve
+from sweeps.study.storage import heartbeat_interval
 from sweeps.study.url import StorageURL
 from sweeps.tell import interrupted, retry_of, tell
 
@@ -58,10 +59,11 @@ def heartbeat(handle: StudyHandle, trial: optuna.Trial) -> Iterator[None]:
     """Beats for ``trial`` every heartbeat interval while it runs (PostgreSQL only).
 
     Our own loop asks and tells (the budget needs the lock), so it records the heartbeats that
-    ``study.optimize`` would; a process that dies stops beating and its trial goes stale.
+    ``study.optimize`` would; a process that dies stops beating and its trial goes stale. (The first
+    beat is :func:`~sweeps.study.budget.reserve`'s, so no trial is ever RUNNING without one.)
     """
     storage = handle.study._storage
-    interval = storage.get_heartbeat_interval() if handle.url.heartbeat_capable else None
+    interval = heartbeat_interval(handle)
     if not interval:
         yield
         return

@@ -27,6 +27,7 @@ from experiments.names import (
 from experiments.process import process_identity
 from sweeps.study.handle import StudyHandle
 from sweeps.study.locks import study_lock
+from sweeps.study.storage import heartbeat_interval
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 NON_TRANSIENT = (OOM, EXCEPTION, BAD_CONFIG)  # the trial's own failures: a second one gives up
@@ -35,7 +36,7 @@ SYS_FAILURES = "bplab_failures"  # system attribute of a retry: the categories o
 
 
 def is_retry(trial: FrozenTrial) -> bool:
-    """A re-queued trial (by the heartbeat callback, the reaper or an interrupt) repeats another."""
+    """A re-queued trial (by the reaper or after an interrupt) repeats another."""
     return "failed_trial" in trial.system_attrs
 
 
@@ -67,7 +68,13 @@ def is_done(trials: Sequence[FrozenTrial], budget: int) -> bool:
 
 def reserve(handle: StudyHandle) -> optuna.Trial | None:
     """Takes the next trial under the study lock: a re-queued one first, else a new one while the
-    budget allows; ``None`` when neither. The trial is stamped with this process's host and pid."""
+    budget allows; ``None`` when neither. The trial is stamped with this process's host and pid.
+
+    On PostgreSQL its first heartbeat is recorded here, still under the lock, not by the worker's
+    heartbeat thread later: Optuna's stale check skips a trial that never beat, so a process killed
+    in between would leave it RUNNING forever. A trial the reaper finds under this lock without a
+    heartbeat or a host was therefore reserved by a process that died doing it.
+    """
     with study_lock(handle.url, handle.name):
         trials = handle.study.get_trials(deepcopy=False)
         waiting = any(t.state == TrialState.WAITING for t in trials)
@@ -75,6 +82,8 @@ def reserve(handle: StudyHandle) -> optuna.Trial | None:
         if not waiting and originals(trials) >= budget:
             return None
         trial = handle.study.ask()  # pops a waiting trial when there is one
+        if heartbeat_interval(handle):
+            handle.study._storage.record_heartbeat(trial._trial_id)
         for key, value in process_identity().items():
             trial.set_user_attr(key, value)
         if handle.sampler_seed is not None:

@@ -1,7 +1,8 @@
 """Opening a study's storage: checked before anything is written, with heartbeats on PostgreSQL.
 
-On PostgreSQL every worker beats for its trial; a worker that dies stops beating, and a survivor
-fails its trial, queues the same params again and ends its orphaned MLflow run FAILED.
+On PostgreSQL every worker beats for its trial; a worker that dies stops beating, and a survivor's
+reaper (:mod:`sweeps.study.reaper`) fails its trial, queues the same params again and ends its
+orphaned MLflow run FAILED.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from typing import Any
 import optuna
 import sqlalchemy
 import sqlalchemy.exc
-from optuna.trial import FrozenTrial
 
 from experiments.errors import BadInput
-from experiments.names import WORKER_LOST
-from sweeps.reconcile import reconcile_trial_run
-from sweeps.study.budget import requeue
+from sweeps.study.handle import StudyHandle
 from sweeps.study.journal import check_journal_place, journal_storage
 from sweeps.study.locks import creation_lock
 from sweeps.study.url import StorageURL
@@ -53,18 +51,14 @@ def probe_storage(url: StorageURL) -> None:
         engine.dispose()
 
 
-class HeartbeatRetry:
-    """The heartbeat-stale callback: re-queue the trial's params (as Optuna's retry callback) and mark
-    its orphaned MLflow run FAILED, so the run and the trial agree."""
-
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        requeue(study, trial)
-        reconcile_trial_run(study, trial, failure=WORKER_LOST)
+def heartbeat_interval(handle: StudyHandle) -> int | None:
+    """Seconds between a trial's heartbeats; ``None`` where the storage keeps none (journal, SQLite)."""
+    return handle.study._storage.get_heartbeat_interval() if handle.url.heartbeat_capable else None
 
 
 def open_storage(url: StorageURL, *, heartbeat: int = 10) -> optuna.storages.BaseStorage:
-    """Optuna's storage for ``url``; PostgreSQL gets heartbeats every ``heartbeat`` seconds, a grace
-    period of three beats, and the retry callback.
+    """Optuna's storage for ``url``; PostgreSQL gets heartbeats every ``heartbeat`` seconds and a grace
+    period of three beats (no stale callback: the reaper fails, labels and re-queues stale trials).
 
     Raises:
       BadInput: the database cannot be reached (one line, before any run opens).
@@ -74,7 +68,6 @@ def open_storage(url: StorageURL, *, heartbeat: int = 10) -> optuna.storages.Bas
     kwargs: dict[str, Any] = {}
     if url.heartbeat_capable:
         kwargs = dict(heartbeat_interval=heartbeat, grace_period=3 * heartbeat)
-        kwargs["heartbeat_stale_trial_callback"] = HeartbeatRetry()
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     else:
         engine_kwargs = {"connect_args": {"timeout": 60}}

@@ -44,6 +44,7 @@ def test_killed_worker_trial_is_failed_and_rerun_budget_exact(tmp_path, env, pro
     trials = study.get_trials()
     failed = study.get_trials(states=(TrialState.FAIL,))
     assert [t.number for t in failed] == [doomed.number]  # the killed trial, failed by heartbeat
+    assert failed[0].user_attrs["bplab.failure"] == "worker_lost"  # labelled like the journal reaper's
     retries = [t for t in trials if t.system_attrs.get("failed_trial") == doomed.number]
     assert len(retries) == 1 and retries[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
     assert retries[0].params == doomed.params  # re-run with the same params
