@@ -1,0 +1,128 @@
+"""``bplab runs reconcile`` after a ``bplab train`` lost its MLflow store mid-run: a dropped database
+and a full disk, both caused from outside the product. The run must end up FAILED, never RUNNING.
+
+(A run whose process is alive is never touched: ``test_runs.py`` holds that test.)
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+
+import psycopg2
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.support.processes import BPLAB, CONFIGS, clean_env, run_bplab, wait_for
+
+pytestmark = pytest.mark.integration
+
+LONG_TRAIN = [
+    "train",
+    str(CONFIGS / "xor.toml"),
+    "--set",
+    "train.epochs=1000000",
+    "--set",
+    "train.gradcheck_every=0",
+]
+RETRY = {"BPLAB_TRACKING_RETRY_S": "2"}  # a lost store fails the run in 2 s, not the default 2 min
+
+
+def pg_running(pg_server, db: str) -> list[str]:
+    """The RUNNING runs of an MLflow PostgreSQL store, read without MLflow (nothing while its schema
+    is still being created)."""
+    try:
+        conn = pg_server.connect(db)
+    except psycopg2.OperationalError:
+        return []
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT run_uuid FROM runs WHERE status = 'RUNNING'")
+            return [r[0] for r in cur.fetchall()]
+    except psycopg2.Error:
+        return []
+    finally:
+        conn.close()
+
+
+def admin(pg_server, *statements: str) -> None:
+    conn = pg_server.connect()
+    conn.autocommit = True  # ALTER DATABASE cannot run in a transaction
+    try:
+        with conn.cursor() as cur:
+            for sql in statements:
+                cur.execute(sql)
+    finally:
+        conn.close()
+
+
+def test_a_run_whose_database_was_dropped_is_ended_once_it_is_back(procs, tmp_path, pg_server, databases):
+    """ "Dropped" as a client sees it: every session on the database is cut and it no longer exists
+    under its name (renamed away, so its rows survive), until it is restored under that name, as from
+    a backup. (A database really dropped takes its runs with it: nothing would be left to reconcile.)
+    """
+    db, away = databases.create("mlflow"), databases.name("away")  # both dropped at teardown
+    url = pg_server.url(db)
+    train = procs.start(LONG_TRAIN, cwd=tmp_path, env=clean_env(MLFLOW_TRACKING_URI=url, **RETRY), name="t")
+    (run_id,) = wait_for(lambda: pg_running(pg_server, db), timeout=120, what="a RUNNING run", proc=train)
+
+    admin(
+        pg_server,
+        f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false',  # so the train cannot reconnect before the rename
+        f"SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE datname = '{db}'",
+        f'ALTER DATABASE "{db}" RENAME TO "{away}"',
+    )
+    assert train.wait(60) != 0, procs.log_tail(train)  # its store is gone: the train fails
+    admin(
+        pg_server,
+        f'ALTER DATABASE "{away}" RENAME TO "{db}"',
+        f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true',
+    )
+    assert pg_running(pg_server, db) == [run_id]  # nobody could end it while the database was gone
+
+    r = run_bplab(["runs", "reconcile"], tmp_path, MLFLOW_TRACKING_URI=url)
+
+    assert r.returncode == 0, r.stderr
+    assert f"ended FAILED run {run_id} " in r.stdout
+    run = MlflowClient(url).get_run(run_id)
+    assert run.info.status == "FAILED" and run.data.tags["bplab.failure"] == "worker_lost"
+    assert pg_running(pg_server, db) == []
+
+
+def statuses(db) -> dict[str, str]:
+    with sqlite3.connect(db) as conn:
+        return dict(conn.execute("SELECT run_uuid, status FROM runs"))
+
+
+@pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs util-linux prlimit")
+def test_a_run_whose_disk_filled_up_ends_failed_never_running(tmp_path):
+    """A full disk as ``RLIMIT_FSIZE`` on the train (``prlimit --fsize``): the MLflow sqlite file may
+    grow 128 KiB past its empty schema, then every write fails with EFBIG (Python ignores SIGXFSZ).
+    Its output goes to pipes, which the limit does not cover, so only the store fills up."""
+    db = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    MlflowClient(uri).search_experiments()  # the schema first: the limit leaves room for a run only
+    limit = db.stat().st_size + 128 * 1024
+    argv = ["prlimit", f"--fsize={limit}", "--", BPLAB, *LONG_TRAIN]
+    env = clean_env(MLFLOW_TRACKING_URI=uri, **RETRY)
+
+    train = subprocess.run(
+        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+
+    assert train.returncode != 0 and "disk" in train.stderr, train.stderr[-2000:]
+    assert db.stat().st_size <= limit  # the store really filled up (and not beyond)
+    ((run_id, before),) = statuses(db).items()
+    assert before in ("RUNNING", "FAILED")
+
+    r = run_bplab(["runs", "reconcile"], tmp_path, MLFLOW_TRACKING_URI=uri)
+
+    assert r.returncode == 0, r.stderr
+    run = MlflowClient(uri).get_run(run_id)
+    assert run.info.status == "FAILED"
+    if before == "RUNNING":  # the train could not write its own ending: reconcile did
+        assert f"ended FAILED run {run_id} " in r.stdout
+        assert run.data.tags["bplab.failure"] == "worker_lost"
+    else:  # the train ended it itself, with the store's failure category
+        assert run.data.tags.get("bplab.failure") not in (None, "", "worker_lost")
