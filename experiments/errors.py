@@ -79,3 +79,12 @@ class TrackingUnavailable(RunFailed):
     """The MLflow store stopped answering and did not come back within the retry window."""
 
     kind = names.TRACKING_UNAVAILABLE
+
+
+class OutOfMemory(RunFailed):
+    """The run ran out of memory (host or device) although it passed the up-front size check.
+
+    Raised from the ``MemoryError`` or XLA runtime error, which stays its ``__cause__``.
+    """
+
+    kind = names.OOM

@@ -1,8 +1,9 @@
 """One tracked training run: preflight, open the MLflow run, train, log artifacts, close honestly.
 
 A run ends with the status that happened: FINISHED; FAILED with ``bplab.failure`` =
-``diverged`` | ``gradient_mismatch`` | ``exception`` and ``bplab.failure_reason``; KILLED on
-SIGINT/SIGTERM, or with the status an ``on_epoch`` callback asks for through :class:`StopRun`.
+``diverged`` | ``gradient_mismatch`` | ``oom`` | ``tracking_unavailable`` | ``exception`` and
+``bplab.failure_reason``; KILLED on SIGINT/SIGTERM, or with the status an ``on_epoch`` callback asks
+for through :class:`StopRun`.
 Nothing here prints: callers show progress through ``on_metrics``.
 """
 
@@ -18,7 +19,7 @@ from experiments.data import Dataset
 from experiments.errors import RunFailed, StopRun
 from experiments.gradcheck.check import CheckResult
 from experiments.run.artifacts import log_artifacts
-from experiments.run.ending import end_unfinished
+from experiments.run.ending import end_unfinished, run_failed
 from experiments.run.loop import OnEpoch, Trained, train_epochs
 from experiments.run.preflight import prepare
 from experiments.signals import terminate_as_interrupt
@@ -86,6 +87,8 @@ def train_run(
     Raises:
       BadInput: preflight problems (no run is opened).
       Diverged, GradientMismatch: the run ended FAILED for that reason (``run_id`` set on them).
+      OutOfMemory, TrackingUnavailable: the run ran out of memory, or the MLflow server stopped
+        answering (raised from the original exception; ``run_id`` set on them).
       StopRun: re-raised from ``on_epoch`` after ending the run with its status.
       KeyboardInterrupt: SIGINT/SIGTERM; the run ended KILLED.
     """
@@ -101,7 +104,10 @@ def train_run(
             return close_run(run_id, cfg, ds, trained, artifacts=artifacts)
     except BaseException as e:
         close_unfinished(run_id, e)
-        raise
+        failed = run_failed(e, run_id)
+        if failed is e:
+            raise
+        raise failed from e
 
 
 def open_run(

@@ -7,9 +7,11 @@ import pytest
 import requests
 import sqlalchemy.exc
 from mlflow.exceptions import MlflowException
+from optuna.exceptions import StorageInternalError
 from optuna.trial import TrialState
 
-from experiments.errors import BadInput
+from experiments import failures
+from experiments.errors import BadInput, TrackingUnavailable
 from sweeps.failure import classify, root_cause
 from sweeps.study.budget import SYS_FAILURES, gives_up, is_poison, requeue
 
@@ -46,17 +48,18 @@ def chained(outer: BaseException, inner: BaseException) -> BaseException:
 @pytest.mark.parametrize(
     ("error", "category"),
     [
-        (MemoryError(), "oom"),
-        (RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 8.0GiB"), "oom"),
-        (chained(ValueError("while training"), MemoryError()), "oom"),
-        (MlflowException(f"API request to {LOG_BATCH} failed with exception"), "tracking_unavailable"),
-        (MlflowException("Run 'abc' not found"), "exception"),  # MLflow answered: not an outage
-        (chained(RuntimeError("log"), requests.ConnectionError("refused")), "tracking_unavailable"),
         (sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception("server closed")), "storage_unavailable"),
-        (optuna.exceptions.StorageInternalError("lost"), "storage_unavailable"),
+        (StorageInternalError("lost"), "storage_unavailable"),
+        (chained(RuntimeError("tell"), StorageInternalError("lost")), "storage_unavailable"),
         (BadInput("train.batch_size = 8 is larger than the training set (4 rows)"), "bad_config"),
-        (RuntimeError("a bug"), "exception"),
         (OSError("disk full"), "exception"),  # not raised by the storage: the trial's own
+        (RuntimeError("a bug"), "exception"),
+        # The categories of any run are experiments.failures' (tests/experiments/test_failures.py);
+        # a trial gets the same, and they come before the storage's.
+        (MemoryError(), "oom"),
+        (chained(StorageInternalError("lost"), MemoryError()), "oom"),
+        (MlflowException(f"API request to {LOG_BATCH} failed with exception"), "tracking_unavailable"),
+        (chained(RuntimeError("log"), requests.ConnectionError("refused")), "tracking_unavailable"),
     ],
 )  # fmt: skip
 def test_every_exception_gets_one_stable_category(error, category):
@@ -67,9 +70,9 @@ def test_an_io_error_of_the_journal_storage_is_the_storage_s():
     assert classify(from_optuna_storage()) == "storage_unavailable"
 
 
-def test_the_tracking_writers_own_error_is_tracking_unavailable():
-    TrackingUnavailable = type("TrackingUnavailable", (RuntimeError,), {})  # experiments.errors' name
-    assert classify(raised(TrackingUnavailable("server down for 300 s"))) == "tracking_unavailable"
+def test_a_trial_and_a_run_classify_alike_where_no_storage_is_involved():
+    for error in (MemoryError(), RuntimeError("RESOURCE_EXHAUSTED"), TrackingUnavailable("down"), KeyError()):
+        assert classify(raised(error)) == failures.classify(raised(error))
 
 
 @pytest.mark.parametrize(
