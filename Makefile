@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast test-durations lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,7 @@ demo: $(STAMP)
 	@echo "Open the MLflow UI on these runs: $(BIN)/bplab ui   (then the parent run's URL above)"
 
 # pytest-xdist workers, one test file per worker at a time (a file's tests share compiled JAX programs).
+# Files go out longest first (tests/conftest.py orders them), not by their number of tests.
 # The fast tests are CPU-bound: one worker per core. The integration tests mostly wait on the processes
 # they start, so the whole suite runs twice as many workers as cores.
 CORES := $(shell nproc 2>/dev/null || echo 2)
@@ -30,11 +31,15 @@ WORKERS ?= $(shell expr 2 \* $(CORES))
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Everything that starts no service, subprocess or browser (the `integration` marker): under 90 s on 2 cores.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not integration" -n $(FAST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -m "not integration" -n $(FAST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# Re-measures each file's time into tests/durations.json, which orders the files of the next runs.
+test-durations: $(STAMP)
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder --record-durations
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

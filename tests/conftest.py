@@ -13,6 +13,7 @@ or when its code (or a same-module function or fixture it calls) uses :data:`SPA
 from __future__ import annotations
 
 import inspect
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,35 @@ def _spawns(item: pytest.Function) -> bool:
     return any(_reaches_a_process(fn, seen) for fn in fns)
 
 
+# Seconds per file of a recent whole run (``make test-durations`` rewrites it); a file not in it is
+# guessed at from its tests: one that starts processes costs seconds (imports alone), one that
+# does not, a fraction of a second.
+DURATIONS = Path(__file__).with_name("durations.json")
+GUESS_S = {"integration": 5.0, "other": 0.3}
+
+
+def _file_costs(items: list[pytest.Item]) -> dict[str, float]:
+    root = Path(__file__).parent.parent
+    known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    guess: dict[str, float] = {}
+    for item in items:
+        kind = "integration" if item.get_closest_marker("integration") else "other"
+        name = Path(item.path).relative_to(root).as_posix()
+        guess[name] = guess.get(name, 0.0) + GUESS_S[kind]
+    return {name: known.get(name, g) for name, g in guess.items()}
+
+
+def _longest_files_first(items: list[pytest.Item]) -> None:
+    """Orders the files by cost, most first, keeping each file's own order.
+
+    ``make test`` hands out whole files (``--dist loadfile --no-loadscope-reorder``); a long file
+    handed out last would keep the run going on one worker while the others sit idle.
+    """
+    root = Path(__file__).parent.parent
+    cost = _file_costs(items)
+    items.sort(key=lambda item: -cost[Path(item.path).relative_to(root).as_posix()])  # stable
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = Path(__file__).parent
     for item in items:
@@ -106,6 +136,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         folder = Path(item.path).relative_to(root).parts[0]
         if folder in INTEGRATION_FOLDERS or (isinstance(item, pytest.Function) and _spawns(item)):
             item.add_marker(pytest.mark.integration)
+    _longest_files_first(items)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -154,3 +185,27 @@ def databases(pg_server: Server) -> Iterator[Databases]:
 def pg_url(databases: Databases, pg_server: Server) -> str:
     """The SQLAlchemy URL of a fresh database, dropped after the test."""
     return pg_server.url(databases.create("test"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-durations",
+        action="store_true",
+        help=f"record each file's summed test time in {DURATIONS.name} (orders the next runs)",
+    )
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if not config.getoption("--record-durations"):
+        return
+    totals: dict[str, float] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if isinstance(report, pytest.TestReport):
+                name = report.nodeid.split("::", 1)[0]
+                totals[name] = totals.get(name, 0.0) + report.duration
+    known = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    known.update(
+        {name: round(seconds, 1) for name, seconds in totals.items()}
+    )  # a partial run updates its files
+    DURATIONS.write_text(json.dumps(dict(sorted(known.items())), indent=1) + "\n")
