@@ -62,14 +62,15 @@ def work_batch(
     batch: list[tuple[optuna.Trial, int | None, dict, RunConfig | Outcome]] = []
     told: set[int] = set()
     try:
-        trial = first
-        while trial is not None:
-            retry = storage(lambda t=trial: retry_of(handle, t))
-            batch.append((trial, retry, *sample(trial, ctx, retry_of=retry)))
-            trial = storage(lambda: reserve(handle)) if len(batch) < size else None
+        # Each trial beats from the moment it is reserved: its grace period counts from there, and
+        # reserving and sampling a large batch can outlast it.
         with contextlib.ExitStack() as stack:
-            for trial, *_ in batch:
+            trial = first
+            while trial is not None:
                 stack.enter_context(beat(trial))
+                retry = storage(lambda t=trial: retry_of(handle, t))
+                batch.append((trial, retry, *sample(trial, ctx, retry_of=retry)))
+                trial = storage(lambda: reserve(handle)) if len(batch) < size else None
             outcomes = train_batch(batch, ctx, size=size)
         for (trial, *_), result in zip(batch, outcomes):
             storage(lambda t=trial, o=result: tell(handle, t, o))
