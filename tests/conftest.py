@@ -31,6 +31,7 @@ from tests.support.processes import (
     clean_env,
     free_port,
     http_status,
+    make_session_jax_cache,
     run_bplab,
     session_jax_cache,
     wait_for,
@@ -137,6 +138,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if folder in INTEGRATION_FOLDERS or (isinstance(item, pytest.Function) and _spawns(item)):
             item.add_marker(pytest.mark.integration)
     _longest_files_first(items)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    make_session_jax_cache()  # before xdist starts its workers, which inherit it
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -31,16 +31,23 @@ BPLAB = str(VENV_BIN / "bplab")
 # Settings that would point a test's process at a user's stores, credentials or planted bugs.
 LEAKY_PREFIXES = ("MLFLOW_", "BPLAB_", "POSTGRES_", "OPTUNA_")
 
-_jax_cache: list[Path] = []
+# The session's compilation cache, shared by the xdist workers (they inherit the environment of the
+# process that made it), so a program one worker's test compiled is not compiled again by another's.
+SHARED_JAX_CACHE = "TESTS_SHARED_JAX_CACHE"
+
+
+def make_session_jax_cache() -> None:
+    """Creates the session's cache folder, removed when this (the first) process exits."""
+    if SHARED_JAX_CACHE not in os.environ:
+        folder = tempfile.mkdtemp(prefix="bplab-test-jax-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ[SHARED_JAX_CACHE] = folder
 
 
 def session_jax_cache() -> Path:
-    """One compilation-cache folder for the whole test session, removed when the session ends."""
-    if not _jax_cache:
-        folder = Path(tempfile.mkdtemp(prefix="bplab-test-jax-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        _jax_cache.append(folder)
-    return _jax_cache[0]
+    """One compilation-cache folder for the whole test session, never the user's home."""
+    make_session_jax_cache()
+    return Path(os.environ[SHARED_JAX_CACHE])
 
 
 def clean_env(jax_cache: Path | None = None, **extra: str) -> dict[str, str]:
