@@ -17,3 +17,17 @@ def use_tmp_stores(monkeypatch: pytest.MonkeyPatch, folder: Path) -> str:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # restored after the test, unlike a sweep's own setting
     monkeypatch.setenv("BPLAB_JAX_CACHE", str(session_jax_cache()))
     return uri
+
+
+def bplab_main(args: list, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``bplab ARGS`` in-process (``bplab.app.main``): its exit code, stdout and stderr.
+
+    For what the CLI says and returns; process wiring (signals, the installed binary) needs a real one.
+    """
+    from bplab.app import main
+
+    capsys.readouterr()  # only this call's output
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return e.value.code or 0, out.out, out.err

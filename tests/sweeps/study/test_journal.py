@@ -3,6 +3,7 @@ lost); a journal that cannot be written is refused in one line."""
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from sweeps.study.journal import healed, intact, journal_storage
 from sweeps.study.storage import open_storage, probe_storage
 from sweeps.study.url import StorageURL
 from tests.sweeps.conftest import bplab, write_config
+from tests.sweeps.inprocess import bplab_main, use_tmp_stores
 
 
 def _journal_with_trials(path: Path, n: int = 3) -> list[float]:
@@ -79,28 +81,31 @@ def test_a_journal_that_cannot_be_written_is_refused_in_one_line(tmp_path):
         probe_storage(StorageURL("journal", str(tmp_path)))
 
 
-def test_bplab_sweep_heals_a_cut_journal_and_goes_on(tmp_path, env):
-    cfg = write_config(tmp_path, name="heal", n_trials=2)
-    r = bplab(["sweep", cfg], cwd=tmp_path, env=env)
-    assert r.returncode == 0, r.stderr
+def test_bplab_sweep_heals_a_cut_journal_and_goes_on(tmp_path, env, monkeypatch):
+    from bplab.sweep import sweep_command
+
+    cfg = write_config(tmp_path, name="heal", n_trials=1)
+    use_tmp_stores(monkeypatch, tmp_path)  # the journal's first sweep in-process; the healing one is `bplab`
+    assert sweep_command(cfg, [], out=io.StringIO()) == 0
     journal = tmp_path / "optuna.journal"
     _cut_last_line(journal)
-    r = bplab(["sweep", cfg, "--n-trials", "3"], cwd=tmp_path, env=env)
+    r = bplab(["sweep", cfg, "--n-trials", "2"], cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
     (line,) = [x for x in r.stderr.splitlines() if "cut short by a crash" in x]
     assert line.startswith(f"bplab: journal {journal}: dropped 1 record(s)")
     assert len(list(tmp_path.glob("optuna.journal.bak-*"))) == 1
     study = optuna.load_study(study_name="heal", storage=journal_storage(journal))
-    assert sum(t.state.is_finished() for t in study.trials) >= 3
+    assert sum(t.state.is_finished() for t in study.trials) >= 2
 
 
-def test_bplab_sweep_refuses_a_journal_under_a_file(tmp_path, env):
+def test_bplab_sweep_refuses_a_journal_under_a_file(tmp_path, monkeypatch, capsys):
     cfg = write_config(tmp_path, name="ro")
     (tmp_path / "file").write_text("")
-    r = bplab(["sweep", cfg, "--storage", "file/optuna.journal"], cwd=tmp_path, env=env)
-    assert r.returncode == 2
-    assert r.stderr.strip().splitlines() == [
+    use_tmp_stores(monkeypatch, tmp_path)  # in-process: the binary's exit 2 is checked in test_url.py
+    rc, _out, err = bplab_main(["sweep", cfg, "--storage", "file/optuna.journal"], capsys)
+    assert rc == 2
+    assert err.strip().splitlines() == [
         f"bplab: error: --storage {tmp_path / 'file' / 'optuna.journal'}: cannot write the journal there "
         f"({tmp_path / 'file'} is not a folder)"
     ]
