@@ -1,14 +1,20 @@
 """Sweeps that meet trouble: divergent learning rates, a worker SIGKILLed on the journal (the reaper),
-and bad input (exit 2, one line, nothing opened). A planted gradient bug: tests/bplab/test_sweep.py."""
+and bad input (exit 2, one line, nothing opened). A planted gradient bug: tests/bplab/test_sweep.py.
+
+Only what needs a process runs the ``bplab`` binary (the SIGKILL, one bad input's exit code); the
+rest runs in-process, which spares each case a process start (~5 CPU-s of imports)."""
 
 from __future__ import annotations
 
+import io
 import signal
 
 import pytest
 from optuna.trial import TrialState
 
+from bplab.sweep import sweep_command
 from tests.sweeps.conftest import bplab, journal_study, mlflow_runs, wait_for, write_config
+from tests.sweeps.inprocess import bplab_main, use_tmp_stores
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +32,7 @@ cost = "cross_entropy"
 [train]
 lr = 1.0
 batch_size = 16
-epochs = 3
+epochs = 2
 gradcheck_every = 0
 [sweep]
 n_trials = 3
@@ -39,11 +45,12 @@ width = [8, 8]
 """
 
 
-def test_divergent_trials_are_failed_and_labelled_and_the_sweep_completes(tmp_path, env):
+def test_divergent_trials_are_failed_and_labelled_and_the_sweep_completes(tmp_path, monkeypatch):
+    use_tmp_stores(monkeypatch, tmp_path)
     (tmp_path / "div.toml").write_text(DIVERGENT)
-    r = bplab(["sweep", "div.toml"], cwd=tmp_path, env=env)
-    assert r.returncode == 0, r.stderr
-    assert "diverged" in r.stdout
+    out = io.StringIO()
+    assert sweep_command(tmp_path / "div.toml", [], out=out) == 0, out.getvalue()
+    assert "diverged" in out.getvalue()
     study = journal_study(tmp_path, "div")
     by_lr = {round(t.params["lr"], 6): t for t in study.trials}
     assert set(by_lr) == {0.1, 10.0, 1000.0}  # the grid: log-spaced, ends included
@@ -58,8 +65,10 @@ def test_divergent_trials_are_failed_and_labelled_and_the_sweep_completes(tmp_pa
     assert parent.info.status == "FINISHED" and int(parent.data.tags["sweep.diverged"]) >= 1
 
 
-def test_the_reaper_fails_and_requeues_the_trial_of_a_killed_journal_worker(tmp_path, env, procs):
-    cfg = write_config(tmp_path, name="reap", n_trials=3, epochs=60)
+def test_the_reaper_fails_and_requeues_the_trial_of_a_killed_journal_worker(
+    tmp_path, env, procs, monkeypatch
+):
+    cfg = write_config(tmp_path, name="reap", n_trials=1, epochs=60)
     p = procs.start(["sweep", cfg.name], cwd=tmp_path, env=env)
 
     def mid_trial():
@@ -75,14 +84,15 @@ def test_the_reaper_fails_and_requeues_the_trial_of_a_killed_journal_worker(tmp_
     doomed = wait_for(mid_trial, timeout=120, what="a trial mid-training")
     p.send_signal(signal.SIGKILL)  # no handler runs: the trial and its MLflow run stay RUNNING
     p.wait()
-    r = bplab(["sweep", cfg.name], cwd=tmp_path, env=env)
-    assert r.returncode == 0, r.stderr
+    use_tmp_stores(monkeypatch, tmp_path)  # the resume (and its reaper) in-process, on the same stores
+    out = io.StringIO()
+    assert sweep_command(cfg, [], out=out) == 0, out.getvalue()
     study = journal_study(tmp_path, "reap")
     dead = study.trials[doomed.number]
     assert dead.state == TrialState.FAIL
     retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == doomed.number]
     assert len(retry) == 1 and retry[0].params == doomed.params and retry[0].state.is_finished()
-    assert len(study.trials) == 4 and all(t.state.is_finished() for t in study.trials)
+    assert len(study.trials) == 2 and all(t.state.is_finished() for t in study.trials)
     runs = mlflow_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
     lost = [r for r in runs if r.data.tags.get("optuna.trial") == str(doomed.number)]
     assert [(r.info.status, r.data.tags["bplab.failure"]) for r in lost] == [("FAILED", "worker_lost")]
@@ -90,29 +100,45 @@ def test_the_reaper_fails_and_requeues_the_trial_of_a_killed_journal_worker(tmp_
     assert len([r for r in runs if r.data.tags.get("bplab.kind") == "sweep"]) == 1
 
 
-@pytest.mark.parametrize(
-    ("args", "extra", "needle"),
-    [
-        ([], {"sweep_extra": 'sampler = "bayes"'}, "sweep.sampler must be one of"),
-        ([], {"space_extra": "depth = [1, 2]"}, "unknown key sweep.space.depth"),
-        (["--set", "sweep.space.lr=[2.0, 1.0]"], {}, "sweep.space.lr must be [low, high] with low < high"),
-        (["--set", "sweep.n_trials=0"], {}, "sweep.n_trials must be an integer ≥ 1"),
-        (["--storage", "mysql://nowhere/db"], {}, "--storage 'mysql://nowhere/db'"),
-        (["--storage", "postgresql://nobody@127.0.0.1:1/none"], {}, "cannot reach the database"),
-        (["--n-trials", "0"], {}, "--n-trials"),
-    ],
-)
-def test_bad_sweep_input_exits_2_with_one_line_before_anything_opens(tmp_path, env, args, extra, needle):
+BAD_INPUTS = [
+    ([], {"sweep_extra": 'sampler = "bayes"'}, "sweep.sampler must be one of"),
+    ([], {"space_extra": "depth = [1, 2]"}, "unknown key sweep.space.depth"),
+    (["--set", "sweep.space.lr=[2.0, 1.0]"], {}, "sweep.space.lr must be [low, high] with low < high"),
+    (["--set", "sweep.n_trials=0"], {}, "sweep.n_trials must be an integer ≥ 1"),
+    (["--storage", "mysql://nowhere/db"], {}, "--storage 'mysql://nowhere/db'"),
+    (["--storage", "postgresql://nobody@127.0.0.1:1/none"], {}, "cannot reach the database"),
+    (["--n-trials", "0"], {}, "--n-trials"),
+]
+
+
+def check_refused(folder, args, rc, stderr, needle) -> None:
+    """Exit 2, the needle on stderr, no traceback, one line (ours), and no store opened."""
+    assert rc == 2, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert needle in stderr and "Traceback" not in stderr
+    if not args or args[0] != "--n-trials":  # click draws its usage box; ours is one line
+        assert len(lines) == 1, stderr
+    assert not (folder / "mlflow.db").exists() and not (folder / "optuna.journal").exists()
+
+
+def test_the_bplab_binary_exits_2_with_one_line_on_bad_sweep_input(tmp_path, env):
+    args, extra, needle = BAD_INPUTS[0]
     cfg = write_config(tmp_path, name="bad", **extra)
     r = bplab(["sweep", cfg.name, *args], cwd=tmp_path, env=env, timeout=60)
-    assert r.returncode == 2, r.stdout + r.stderr
-    lines = [line for line in r.stderr.splitlines() if line.strip()]
-    assert needle in r.stderr and "Traceback" not in r.stderr
-    if not args or args[0] != "--n-trials":  # click draws its usage box; ours is one line
-        assert len(lines) == 1, r.stderr
-    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "optuna.journal").exists()
+    check_refused(tmp_path, args, r.returncode, r.stderr, needle)
 
 
-def test_worker_on_a_missing_study_exits_2(tmp_path, env):
-    r = bplab(["worker", "--study", "nope"], cwd=tmp_path, env=env, timeout=60)
-    assert r.returncode == 2 and "no such study" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+@pytest.mark.parametrize(("args", "extra", "needle"), BAD_INPUTS)
+def test_bad_sweep_input_exits_2_with_one_line_before_anything_opens(
+    tmp_path, monkeypatch, capsys, args, extra, needle
+):
+    use_tmp_stores(monkeypatch, tmp_path)
+    cfg = write_config(tmp_path, name="bad", **extra)
+    rc, _out, err = bplab_main(["sweep", cfg.name, *args], capsys)
+    check_refused(tmp_path, args, rc, err, needle)
+
+
+def test_worker_on_a_missing_study_exits_2(tmp_path, monkeypatch, capsys):
+    use_tmp_stores(monkeypatch, tmp_path)
+    rc, _out, err = bplab_main(["worker", "--study", "nope"], capsys)
+    assert rc == 2 and "no such study" in err and len(err.strip().splitlines()) == 1
