@@ -68,7 +68,7 @@ def test_divergent_trials_are_failed_and_labelled_and_the_sweep_completes(tmp_pa
 def test_the_reaper_fails_and_requeues_the_trial_of_a_killed_journal_worker(
     tmp_path, env, procs, monkeypatch
 ):
-    cfg = write_config(tmp_path, name="reap", n_trials=1, epochs=60)
+    cfg = write_config(tmp_path, name="reap", n_trials=2, epochs=60)
     p = procs.start(["sweep", cfg.name], cwd=tmp_path, env=env)
 
     def mid_trial():
@@ -92,7 +92,7 @@ def test_the_reaper_fails_and_requeues_the_trial_of_a_killed_journal_worker(
     assert dead.state == TrialState.FAIL
     retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == doomed.number]
     assert len(retry) == 1 and retry[0].params == doomed.params and retry[0].state.is_finished()
-    assert len(study.trials) == 2 and all(t.state.is_finished() for t in study.trials)
+    assert len(study.trials) == 3 and all(t.state.is_finished() for t in study.trials)
     runs = mlflow_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
     lost = [r for r in runs if r.data.tags.get("optuna.trial") == str(doomed.number)]
     assert [(r.info.status, r.data.tags["bplab.failure"]) for r in lost] == [("FAILED", "worker_lost")]

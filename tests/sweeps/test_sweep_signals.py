@@ -4,6 +4,7 @@ the resume finishes the sweep and clears its stale ``sweep.stopped``."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -12,9 +13,11 @@ import time
 import pytest
 from optuna.trial import TrialState
 
+from bplab.sweep import sweep_command
 from sweeps.spawn import STOP_GRACE_S
 from tests.support.processes import BPLAB
-from tests.sweeps.conftest import bplab, journal_study, mlflow_runs, wait_for, write_config
+from tests.sweeps.conftest import journal_study, mlflow_runs, wait_for, write_config
+from tests.sweeps.inprocess import use_tmp_stores
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +27,9 @@ def ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def test_sigterm_stops_a_background_multi_worker_sweep_and_the_resume_clears_stopped(tmp_path, env):
+def test_sigterm_stops_a_background_multi_worker_sweep_and_the_resume_clears_stopped(
+    tmp_path, env, monkeypatch
+):
     cfg = write_config(tmp_path, name="sig", n_trials=4, epochs=20, sweep_extra='pruner = "none"')
     argv = [BPLAB, "sweep", cfg.name, "--workers", "2"]
     p = subprocess.Popen(
@@ -67,8 +72,9 @@ def test_sigterm_stops_a_background_multi_worker_sweep_and_the_resume_clears_sto
     done = len([t for t in trials if t.state.is_finished()]) - len(stopped)
     assert int(parent.data.tags["sweep.done"]) == done  # the counts so far, not a blank
 
-    r = bplab(["sweep", cfg.name], cwd=tmp_path, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr
+    use_tmp_stores(monkeypatch, tmp_path)  # the resume in-process, on the same stores
+    out = io.StringIO()
+    assert sweep_command(cfg, [], out=out) == 0, out.getvalue()
     (parent,) = [r for r in mlflow_runs(uri) if r.data.tags.get("bplab.kind") == "sweep"]
     assert parent.info.status == "FINISHED" and "sweep.stopped" not in parent.data.tags
     assert all(t.state.is_finished() for t in journal_study(tmp_path, "sig").trials)
