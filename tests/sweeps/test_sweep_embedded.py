@@ -1,50 +1,88 @@
-"""`bplab sweep` on the embedded default stores: an Optuna journal and MLflow's sqlite, both in cwd."""
+"""`bplab sweep` on the embedded default stores: an Optuna journal and MLflow's sqlite, both in cwd.
+
+One multi-worker sweep (module-scoped, the `bplab` binary) serves several tests: the budget exact
+with several workers on one journal and one sqlite, every trial's Optuna state agreeing with its
+MLflow run under one parent, the parent's results, and the best config training again.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
+import optuna
 import pytest
+from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
+from bplab.sweep import sweep_command
+from tests.support.processes import clean_env
 from tests.sweeps.conftest import bplab, journal_study, mlflow_runs, write_config
+from tests.sweeps.inprocess import bplab_main, use_tmp_stores
 
 pytestmark = pytest.mark.integration
 
+BUDGET = 8  # enough for three workers to race for the last trials
+WORKERS = 3
 
-def test_ten_trials_one_parent_ten_children(tmp_path, env):
-    cfg = write_config(tmp_path, name="ten", n_trials=10, epochs=3)
-    r = bplab(["sweep", str(cfg.name)], cwd=tmp_path, env=env)
+
+@dataclass
+class Swept:
+    folder: Path
+    stdout: str
+    stderr: str
+    study: optuna.Study
+    runs: list
+
+    @property
+    def parent(self):
+        (parent,) = [r for r in self.runs if r.data.tags.get("bplab.kind") == "sweep"]
+        return parent
+
+    @property
+    def children(self) -> list:
+        return [r for r in self.runs if r.data.tags.get("bplab.kind") == "trial"]
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory, jax_cache) -> Swept:
+    folder = tmp_path_factory.mktemp("embedded")
+    cfg = write_config(folder, name="multi", n_trials=BUDGET, epochs=2)
+    r = bplab(
+        ["sweep", cfg.name, "--workers", str(WORKERS)], cwd=folder, env=clean_env(jax_cache), timeout=420
+    )
     assert r.returncode == 0, r.stderr
-    assert "database is locked" not in r.stderr
-    assert "parent run: http://127.0.0.1:5000/#/experiments/" in r.stdout
-    assert "best trials by val_loss" in r.stdout
+    runs = mlflow_runs(f"sqlite:///{folder / 'mlflow.db'}")
+    return Swept(folder, r.stdout, r.stderr, journal_study(folder, "multi"), runs)
 
-    study = journal_study(tmp_path, "ten")
-    finished = [
-        t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    ]
-    assert len(study.trials) == len(finished) == 10
 
-    runs = mlflow_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    parents = [r for r in runs if r.data.tags.get("bplab.kind") == "sweep"]
-    children = [r for r in runs if r.data.tags.get("bplab.kind") == "trial"]
-    assert len(parents) == 1 and len(children) == 10
-    parent = parents[0]
+def test_several_workers_share_the_budget_exactly_on_the_journal(swept):
+    assert "database is locked" not in swept.stdout + swept.stderr
+    assert "parent run: http://127.0.0.1:5000/#/experiments/" in swept.stdout
+    assert "best trials by val_loss" in swept.stdout
+    trials = swept.study.trials
+    assert len(trials) == BUDGET
+    assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}, [t.state for t in trials]
+    assert len({t.user_attrs["bplab.pid"] for t in trials}) >= 2  # really several processes
+    assert len(swept.children) == BUDGET
+
+
+def test_every_trial_is_one_child_run_that_agrees_with_it(swept):
+    parent = swept.parent
     assert parent.info.status == "FINISHED"
-    assert study.user_attrs["bplab.parent_run_id"] == parent.info.run_id
-    by_trial = {int(c.data.tags["optuna.trial"]): c for c in children}
-    assert sorted(by_trial) == list(range(10))
+    assert swept.study.user_attrs["bplab.parent_run_id"] == parent.info.run_id
+    by_trial = {int(c.data.tags["optuna.trial"]): c for c in swept.children}
+    assert sorted(by_trial) == list(range(BUDGET))
 
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    for t in study.trials:
+    client = MlflowClient(f"sqlite:///{swept.folder / 'mlflow.db'}")
+    for t in swept.study.trials:
         run = by_trial[t.number]
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
-        assert run.data.tags["optuna.study"] == "ten"
+        assert run.data.tags["optuna.study"] == "multi"
         assert run.data.tags["optuna.state"] == t.state.name
         expected = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}[t.state.name]
         assert run.info.status == expected
@@ -58,10 +96,12 @@ def test_ten_trials_one_parent_ten_children(tmp_path, env):
             names = {a.path for a in client.list_artifacts(run.info.run_id)}
             assert {"config.toml", "params.npz", "gradcheck.json"} <= names
 
-    # the parent's results
+
+def test_the_parent_holds_the_results_and_the_best_config_trains_again(swept, tmp_path, monkeypatch, capsys):
+    parent, study = swept.parent, swept.study
     assert parent.data.tags["best.trial"] == str(study.best_trial.number)
     assert float(parent.data.tags["best.value"]) == pytest.approx(study.best_value)
-    art = tmp_path / "mlartifacts"
+    art = swept.folder / "mlartifacts"
     root = next(art.rglob(f"{parent.info.run_id}/artifacts"))
     names = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     assert {"trials.csv", "best_params.json", "best_config.toml"} <= names
@@ -69,20 +109,21 @@ def test_ten_trials_one_parent_ten_children(tmp_path, env):
     page = (root / "plots" / "study.html").read_text()
     assert all(f'id="{n}"' in page for n in ("optimization_history", "slice", "param_importances"))
     rows = list(csv.DictReader((root / "trials.csv").read_text().splitlines()))
-    assert len(rows) == 10 and {row["run_id"] for row in rows} == {c.info.run_id for c in children}
+    assert len(rows) == BUDGET and {row["run_id"] for row in rows} == {c.info.run_id for c in swept.children}
     best = json.loads((root / "best_params.json").read_text())
     assert best["params"] == study.best_params
 
-    # the best config runs again with `bplab train`
-    os.rename(root / "best_config.toml", tmp_path / "best.toml")
-    r = bplab(["train", "best.toml"], cwd=tmp_path, env=env)
-    assert r.returncode == 0, r.stderr
+    # the best config runs again with `bplab train` (in-process, in a folder of its own)
+    shutil.copy(root / "best_config.toml", tmp_path / "best.toml")
+    use_tmp_stores(monkeypatch, tmp_path)
+    rc, _out, err = bplab_main(["train", "best.toml"], capsys)
+    assert rc == 0, err
 
 
-def test_resume_after_sigint_continues_under_the_same_parent(tmp_path, env, procs):
+def test_resume_after_sigint_continues_under_the_same_parent(tmp_path, env, procs, monkeypatch):
     from tests.sweeps.conftest import wait_for
 
-    cfg = write_config(tmp_path, name="resume", n_trials=5, epochs=40)
+    cfg = write_config(tmp_path, name="resume", n_trials=3, epochs=40)
     p = procs.start(["sweep", cfg.name], cwd=tmp_path, env=env)
 
     def a_trial_is_training():
@@ -109,31 +150,19 @@ def test_resume_after_sigint_continues_under_the_same_parent(tmp_path, env, proc
     parents = [r for r in mlflow_runs(uri) if r.data.tags.get("bplab.kind") == "sweep"]
     assert len(parents) == 1 and parents[0].info.status == "KILLED"
 
-    r = bplab(["sweep", cfg.name], cwd=tmp_path, env=env)
-    assert r.returncode == 0, r.stderr
+    use_tmp_stores(monkeypatch, tmp_path)  # the resume in-process, on the same stores
+    out = io.StringIO()
+    assert sweep_command(cfg, [], out=out) == 0, out.getvalue()
     study = journal_study(tmp_path, "resume")
     retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == interrupted[0].number]
     assert len(retries) == 1 and retries[0].params == interrupted[0].params  # same params, run again
-    assert len([t for t in study.trials if "failed_trial" not in t.system_attrs]) == 5  # the budget
+    assert len([t for t in study.trials if "failed_trial" not in t.system_attrs]) == 3  # the budget
     runs = mlflow_runs(uri)
     parents = [r for r in runs if r.data.tags.get("bplab.kind") == "sweep"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"  # resumed, not duplicated
     children = [r for r in runs if r.data.tags.get("bplab.kind") == "trial"]
-    assert len(children) == len(study.trials) == 6
+    assert len(children) == len(study.trials) == 4
     assert all(c.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for c in children)
     killed = [c for c in children if c.data.tags["optuna.trial"] == str(interrupted[0].number)]
     assert killed[0].info.status == "KILLED" and killed[0].data.tags["optuna.state"] == "FAIL"
     assert not [c for c in children if c.info.status == "RUNNING"]
-
-
-def test_four_workers_forty_trials_on_the_journal(tmp_path, env):
-    cfg = write_config(tmp_path, name="forty", n_trials=40, epochs=1, sweep_extra='pruner = "none"')
-    r = bplab(["sweep", cfg.name, "--workers", "4"], cwd=tmp_path, env=env, timeout=420)
-    assert r.returncode == 0, r.stderr
-    assert "database is locked" not in r.stdout + r.stderr
-    study = journal_study(tmp_path, "forty")
-    assert len(study.trials) == 40
-    assert all(t.state == TrialState.COMPLETE for t in study.trials), [t.state for t in study.trials]
-    assert len({t.user_attrs["bplab.pid"] for t in study.trials}) >= 2  # really several processes
-    runs = mlflow_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    assert len([r for r in runs if r.data.tags.get("bplab.kind") == "trial"]) == 40
