@@ -1,7 +1,11 @@
-"""Three `bplab worker` processes on one PostgreSQL study; one is SIGKILLed mid-trial."""
+"""Three `bplab worker` processes on one PostgreSQL study; one is SIGKILLed mid-trial.
+
+The studies are created in-process (``bplab sweep --workers 0``'s library call): what needs real
+processes here are the workers, the one killed and the one whose database is dropped."""
 
 from __future__ import annotations
 
+import io
 import signal
 from collections import Counter
 
@@ -9,20 +13,29 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.sweeps.conftest import bplab, mlflow_runs, wait_for, write_config
+from bplab.sweep import sweep_command
+from tests.sweeps.conftest import mlflow_runs, wait_for, write_config
+from tests.sweeps.inprocess import use_tmp_stores
 
 pytestmark = pytest.mark.integration
-BUDGET = 9
+BUDGET = 5  # more trials than workers: the survivors share the rest and the retry
 
 
-def test_killed_worker_trial_is_failed_and_rerun_budget_exact(tmp_path, env, procs, pg_url):
+def create_study(cfg, study: str, storage: str, monkeypatch) -> str:
+    """``bplab sweep CFG --study STUDY --workers 0 --storage STORAGE`` in-process; its MLflow URI."""
+    uri = use_tmp_stores(monkeypatch, cfg.parent)
+    out = io.StringIO()
+    rc = sweep_command(cfg, [], out=out, study=study, workers=0, storage=storage, heartbeat=1)
+    assert rc == 0, out.getvalue()
+    assert f"bplab worker --study {study}" in out.getvalue()
+    return uri
+
+
+def test_killed_worker_trial_is_failed_and_rerun_budget_exact(tmp_path, env, procs, pg_url, monkeypatch):
     cfg = write_config(tmp_path, name="pg", n_trials=BUDGET, epochs=60)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = create_study(cfg, "pg", pg_url, monkeypatch)
     env = {**env, "MLFLOW_TRACKING_URI": uri}
     storage = ["--storage", pg_url, "--heartbeat", "1"]
-    r = bplab(["sweep", cfg.name, "--study", "pg", "--workers", "0", *storage], cwd=tmp_path, env=env)
-    assert r.returncode == 0, r.stderr
-    assert "bplab worker --study pg" in r.stdout
 
     workers = [procs.start(["worker", "--study", "pg", *storage], cwd=tmp_path, env=env) for _ in range(3)]
     study = optuna.load_study(study_name="pg", storage=pg_url)
@@ -50,7 +63,7 @@ def test_killed_worker_trial_is_failed_and_rerun_budget_exact(tmp_path, env, pro
     assert retries[0].params == doomed.params  # re-run with the same params
     assert retries[0].user_attrs["bplab.pid"] != victim.pid  # by a survivor
     originals = [t for t in trials if "failed_trial" not in t.system_attrs]
-    assert len(originals) == BUDGET  # budget exact: 9 trials + 1 retry, not 27
+    assert len(originals) == BUDGET  # budget exact: 5 trials + 1 retry, not 15
     assert len(trials) == BUDGET + 1
     assert all(t.state.is_finished() for t in trials)
 
@@ -78,16 +91,14 @@ def drop_database(pg_server, name: str) -> None:
 
 
 def test_a_worker_whose_database_is_dropped_mid_trial_exits_1_with_one_line(
-    tmp_path, env, procs, pg_server, databases
+    tmp_path, env, procs, pg_server, databases, monkeypatch
 ):
     name = databases.create("drop")
     url = pg_server.url(name)
-    cfg = write_config(tmp_path, name="drop", n_trials=2, epochs=400, sweep_extra='pruner = "none"')
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = write_config(tmp_path, name="drop", n_trials=1, epochs=400, sweep_extra='pruner = "none"')
+    uri = create_study(cfg, "drop", url, monkeypatch)
     env = {**env, "MLFLOW_TRACKING_URI": uri}
     storage = ["--storage", url, "--heartbeat", "1"]
-    r = bplab(["sweep", cfg.name, "--study", "drop", "--workers", "0", *storage], cwd=tmp_path, env=env)
-    assert r.returncode == 0, r.stderr
     worker = procs.start(["worker", "--study", "drop", *storage], cwd=tmp_path, env=env)
     study = optuna.load_study(study_name="drop", storage=url)
 
