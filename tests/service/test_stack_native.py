@@ -37,6 +37,8 @@ from tests.service.conftest import (
     http_status,
     wait_for,
 )
+from tests.support.processes import LEAKY_PREFIXES
+from tests.sweeps.inprocess import bplab_main
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +61,7 @@ lr = [0.5, 10.0]
 n_layers = [1, 1]
 width = [2, 3]
 """
-N_TRIALS = 4
+N_TRIALS = 2  # one per worker: the scale-out shares one budget
 
 
 @dataclass
@@ -113,6 +115,16 @@ def native_health(svc: dict, port_in_container: int, port: int) -> list[str]:
     ]
 
 
+def wait_healthy(url: str, health: list[str], env: dict[str, str], *, proc, what: str) -> None:
+    """Polls ``url`` from this process until it answers 200, then runs the compose health check once.
+
+    Polling with the health check itself would start a Python process every 0.2 s.
+    """
+    wait_for(lambda: http_status(url) == 200, timeout=180, what=what, proc=proc)
+    r = subprocess.run(health, env=env, capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, jax_cache):
     folder = tmp_path_factory.mktemp("stack")
@@ -136,14 +148,11 @@ def stack(tmp_path_factory, jax_cache):
         argv = compose.set_option(argv, "--artifacts-destination", str(artifacts))
         server_env = clean_env(jax_cache, **ml["environment"], MLFLOW_AUTH_CONFIG_DIR=str(folder / "auth"))
         server = procs.start(argv, env=server_env, cwd=folder, name="mlflow")
-        health = native_health(ml, 5000, ports["mlflow"])
-        wait_for(
-            lambda: subprocess.run(health, env=server_env, capture_output=True, check=False).returncode == 0,
-            timeout=180,
-            what="the mlflow service's health check",
-            proc=server,
-        )
         url = f"http://127.0.0.1:{ports['mlflow']}"
+        health = native_health(ml, 5000, ports["mlflow"])
+        wait_healthy(
+            f"{url}/health", health, server_env, proc=server, what="the mlflow service's health check"
+        )
         auth = (env["MLFLOW_ADMIN_USERNAME"], env["MLFLOW_ADMIN_PASSWORD"])
         yield Stack(env, ports, folder, url, auth, artifacts, procs, jax_cache)
     finally:
@@ -163,10 +172,10 @@ def test_mlflow_refuses_requests_without_valid_credentials(stack):
     assert http_status(stack.url + SEARCH, auth=stack.auth, host="evil.example") == 403
 
 
-def test_authenticated_train_lands_and_unauthenticated_does_not(stack, monkeypatch, tmp_path):
+def test_authenticated_train_lands_and_unauthenticated_does_not(stack, monkeypatch, tmp_path, capsys):
     env = stack.service_env("worker")
     config = REPO / "experiments" / "configs" / "xor.toml"
-    args = ["train", str(config), "--set", "train.epochs=20", "--set", "train.gradcheck_every=10"]
+    args = ["train", str(config), "--set", "train.epochs=4", "--set", "train.gradcheck_every=2"]
     anonymous = {
         k: v for k, v in env.items() if k not in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
     }
@@ -174,10 +183,20 @@ def test_authenticated_train_lands_and_unauthenticated_does_not(stack, monkeypat
         f"bplab: error: MLflow at {stack.url} refused the request (HTTP 401): set MLFLOW_TRACKING_USERNAME "
         "and MLFLOW_TRACKING_PASSWORD"
     )
-    for command in (args, ["regress"]):
-        r = bplab(command, env=anonymous, cwd=tmp_path)
-        assert r.returncode == 2, r.stderr
-        assert r.stderr.strip() == refused
+    r = bplab(args, env=anonymous, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == refused
+    # the same refusal for `bplab regress`, in-process in the same environment (no process start)
+    with monkeypatch.context() as m:
+        for k in [k for k in os.environ if k.startswith(LEAKY_PREFIXES)]:
+            m.delenv(k)
+        for k, v in anonymous.items():
+            if k.startswith(LEAKY_PREFIXES):
+                m.setenv(k, v)
+        m.chdir(tmp_path)
+        rc, _out, err = bplab_main(["regress"], capsys)
+    assert rc == 2, err
+    assert err.strip() == refused
     client = stack.client(monkeypatch)
     assert client.get_experiment_by_name("xor") is None  # refused before anything was written
 
@@ -186,7 +205,7 @@ def test_authenticated_train_lands_and_unauthenticated_does_not(stack, monkeypat
     exp = client.get_experiment_by_name("xor")
     (run,) = client.search_runs([exp.experiment_id])
     assert run.info.status == "FINISHED"
-    assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 20
+    assert len(client.get_metric_history(run.info.run_id, "train_loss")) == 4
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.toml", "params.npz"} <= names
     # proxied artifacts: the server wrote them into its volume, the client never touched the disk
@@ -224,12 +243,8 @@ def test_workers_sweep_and_scheduled_regression_through_the_stack(stack, monkeyp
         [*stack.command("scheduler"), "--once-after", "2"], env=sched_env, cwd=tmp_path, name="scheduler"
     )
     health = native_health(dash, 8080, port)
-    wait_for(
-        lambda: subprocess.run(health, env=dash_env, capture_output=True, check=False).returncode == 0,
-        timeout=120,
-        what="the dashboard's health check",
-        proc=dashboard,
-    )
+    api = f"http://127.0.0.1:{port}/api/studies"
+    wait_healthy(api, health, dash_env, proc=dashboard, what="the dashboard's health check")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=10) as resp:
         assert study in [s["study_name"] for s in json.load(resp)["study_summaries"]]
 
@@ -238,7 +253,7 @@ def test_workers_sweep_and_scheduled_regression_through_the_stack(stack, monkeyp
     def suite_done():
         return re.search(r"regression suite run 1 (passed|found a regression|failed)", log.read_text())
 
-    wait_for(suite_done, timeout=300, what="the scheduled regression run", proc=scheduler)
+    wait_for(suite_done, timeout=600, what="the scheduled regression run", proc=scheduler)
     assert "regression suite run 1 passed" in log.read_text(), Procs.log_tail(scheduler)
     os.kill(scheduler.pid, signal.SIGTERM)
     assert scheduler.wait(timeout=60) == 0
