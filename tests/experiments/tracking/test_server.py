@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from bplab.app import main
 from experiments.tracking.ui import stop_process_group, ui_env, wait_until_up
-from tests.support.processes import CONFIGS, free_port, run_bplab
+from tests.support.processes import CONFIGS, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -45,17 +46,29 @@ def mlflow_server_on_postgres(pg_server, databases, tmp_path):
         stop_process_group(proc)
 
 
-def test_bplab_train_over_http_into_postgres(mlflow_server_on_postgres, pg_server, tmp_path):
+def test_bplab_train_over_http_into_postgres(
+    mlflow_server_on_postgres, pg_server, tmp_path, monkeypatch, capsys
+):
     url, dbname = mlflow_server_on_postgres
     work = tmp_path / "client"
     work.mkdir()
-    proc = run_bplab(
-        ["train", CONFIGS / "xor.toml", "--set", "train.epochs=4", "--set", "train.gradcheck_every=2"],
-        work,
-        MLFLOW_TRACKING_URI=url,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert url in proc.stdout  # the printed run URL is the server's
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    # `bplab train` in-process (the binary's wiring is tested in test_cli.py); the server is real.
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "train",
+                str(CONFIGS / "xor.toml"),
+                "--set",
+                "train.epochs=4",
+                "--set",
+                "train.gradcheck_every=2",
+            ]
+        )
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 0, err
+    assert url in out  # the printed run URL is the server's
 
     client = MlflowClient(url)
     (run,) = client.search_runs([client.get_experiment_by_name("xor").experiment_id])
