@@ -80,7 +80,7 @@ def start(
     masks = initial_masks(cfg, pad_to, dtype=dtype)
     xc, yc = (jnp.asarray(a, dtype) for a in check_batch(ds.x_train, ds.y_train, tr.batch_size))
     if run_id:
-        true = _unpadded(jax.device_get(params), cfg, ds, pad_to)
+        true = _unpadded(fetch(params), cfg, ds, pad_to)
         tracking.log_params(run_id, {**cfg.flat(), **environment_params(true), **_data_params(ds)})
 
     def check(p) -> CheckResult:
@@ -158,12 +158,13 @@ def finish(run: Started, ds: Dataset, params: Params, *, run_id: str | None, dty
         run.last_check = run.check(params)  # the table artifact needs one
         if not run.last_check.ok:
             raise GradientMismatch(f"at the end of training: {run.last_check.describe_failure()}")
-    final = final_metrics(params, ds, run.history, run.ev, dtype)
+    # The test split's numbers through fetch: final_metrics' own device_get then gets host arrays.
+    final = final_metrics(params, ds, run.history, lambda *a: fetch(run.ev(*a)), dtype)
     if run_id:
         tracking.log_metrics(
             run_id, {k: v for k, v in final.items() if k.startswith("test_")}, step=tr.epochs
         )
-    return Trained(run.history, final, _unpadded(jax.device_get(params), run.cfg, ds, pad_to), run.last_check)
+    return Trained(run.history, final, _unpadded(fetch(params), run.cfg, ds, pad_to), run.last_check)
 
 
 def train_epochs(
@@ -206,12 +207,24 @@ def train_epochs(
             )  # fmt: skip
             m = jax.block_until_ready(m)
             seconds = time.perf_counter() - t0
-            fetched = jax.device_get((m, *run.ev(params, xv, yv)))  # the epoch's one fetch
+            fetched = fetch((m, *run.ev(params, xv, yv)))  # the epoch's one fetch
             record_epoch(
                 run, ds, epoch, lambda p=params: p, fetched, seconds,
                 run_id=run_id, on_epoch=on_epoch, on_metrics=on_metrics,
             )  # fmt: skip
         return finish(run, ds, params, run_id=run_id, dtype=dtype, pad_to=pad_to)
+
+
+def fetch(tree):
+    """``jax.device_get(tree)`` once the device is done with it.
+
+    Waiting first is what makes running out of memory a catchable error: a buffer XLA could not
+    allocate while a program ran raises ``JaxRuntimeError`` (``Out of memory allocating …``) in
+    ``jax.block_until_ready``, whereas ``jax.device_get`` of it aborts the process (jaxlib 0.10 on
+    the CPU: ``Check failed: buffer_.IsConcrete()``, SIGABRT), leaving the run RUNNING. It costs
+    nothing: the fetch waits for the same buffers anyway.
+    """
+    return jax.device_get(jax.block_until_ready(tree))
 
 
 def _unpadded(params: Params, cfg: RunConfig, ds: Dataset, pad_to) -> Params:

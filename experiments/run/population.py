@@ -24,7 +24,7 @@ import numpy as np
 
 from backprop_core import population_epoch, population_evaluate, precision, stack_params
 from experiments.config import RunConfig
-from experiments.run.loop import OnEpoch, Started, finish, record_epoch, start
+from experiments.run.loop import OnEpoch, Started, fetch, finish, record_epoch, start
 from experiments.run.preflight import prepare
 from experiments.run.train import RunResult, close_run, close_unfinished, open_run
 from experiments.signals import terminate_as_interrupt
@@ -151,7 +151,7 @@ def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size
             val = population_evaluate(
                 params_K, xv, yv, unit_masks_K=masks_K, classification=ds.is_classification, **shared
             )
-            m_K, (loss_K, acc_K) = jax.device_get((m_K, val))  # the population's one fetch
+            m_K, (loss_K, acc_K) = fetch((m_K, val))  # the population's one fetch
             for i in np.flatnonzero(active):
                 k = slots[i]
                 fetched = (jax.tree.map(lambda a, i=i: a[i], m_K), loss_K[i], acc_K[i])

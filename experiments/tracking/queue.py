@@ -14,7 +14,7 @@ from collections.abc import Callable
 from mlflow.entities import Metric, Param, RunTag
 
 from experiments.errors import TrackingUnavailable, failure_reason, failure_tags
-from experiments.names import EXCEPTION
+from experiments.failures import classify
 from experiments.tracking.retry import one_line, retry_window_s, retrying
 from experiments.tracking.store import client
 
@@ -153,24 +153,16 @@ def _orphaned(run_id: str, error: BaseException, *, end: bool) -> None:
     """Best effort for writes that failed after their caller moved on: say so, and end the run FAILED
     with the reason when its ending was queued (else `bplab runs reconcile` ends it later)."""
     log.warning("bplab: warning: run %s: queued writes failed: %s", run_id, one_line(error))
-    if not end:
-        return
-    category = error.kind if isinstance(error, TrackingUnavailable) else EXCEPTION
-    tags = [RunTag(k, v) for k, v in failure_tags(category, failure_reason(error)).items()]
-    try:
-        client().log_batch(run_id, tags=tags)
-        client().set_terminated(run_id, status="FAILED")
-    except Exception as e:  # the store is what failed
-        log.warning("bplab: warning: run %s could not be ended FAILED: %s", run_id, one_line(e))
+    if end:
+        _end_failed(run_id, error)
 
 
 def _end_failed(run_id: str, error: BaseException) -> None:
-    """Best effort: a run whose queued writes failed after its caller moved on ends FAILED, saying why."""
-    category = error.kind if isinstance(error, TrackingUnavailable) else EXCEPTION
+    """Best effort: the run ends FAILED with the category a run's own failure would get (``oom``,
+    ``tracking_unavailable``, else ``exception``: :func:`experiments.failures.classify`) and why."""
+    tags = failure_tags(classify(error), failure_reason(error))
     try:
-        client().log_batch(
-            run_id, tags=[RunTag(k, v) for k, v in failure_tags(category, failure_reason(error)).items()]
-        )
+        client().log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         client().set_terminated(run_id, status="FAILED")
     except Exception as e:  # the store is what failed; `bplab runs reconcile` ends the run later
         log.warning("bplab: warning: run %s could not be ended FAILED: %s", run_id, one_line(e))

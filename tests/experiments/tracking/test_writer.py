@@ -167,3 +167,28 @@ def test_a_failed_upload_after_the_caller_left_ends_the_run_failed(fake):
     assert fake.ended == [("r12", "FAILED")]  # not FINISHED: its files are missing
     tags = {t.key: t.value for c in fake.calls for t in c["tags"]}
     assert tags["bplab.failure"] == "exception" and "disk full" in tags["bplab.failure_reason"]
+
+
+@pytest.mark.parametrize(
+    ("error", "category"),
+    [
+        (MemoryError("cannot allocate 2 GiB"), "oom"),
+        (RuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 1600000000 bytes."), "oom"),
+        (TrackingUnavailable("the store did not answer for 120 s"), "tracking_unavailable"),
+        (ValueError("disk full"), "exception"),
+    ],
+)
+def test_a_run_ended_by_its_writer_gets_the_category_its_own_failure_would(fake, error, category):
+    """The same ``bplab.failure`` as :func:`experiments.failures.classify` gives a run's own failure."""
+
+    def upload():
+        raise error
+
+    run_id = f"r13-{type(error).__name__}"  # an outage bars its run id from later writes
+    writer.submit(run_id, upload)
+    writer.end_run(run_id, "FINISHED", wait=False)
+    writer.drain()
+    assert fake.ended == [(run_id, "FAILED")]
+    tags = {t.key: t.value for c in fake.calls for t in c["tags"]}
+    assert tags["bplab.failure"] == category
+    assert tags["bplab.failure_reason"].startswith(f"{type(error).__name__}: ")
