@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from bplab.app import main
 from experiments import tracking
 from experiments.names import TAG_PID_START
 from experiments.process import process_tags
@@ -46,7 +47,17 @@ def sigkill(proc: subprocess.Popen) -> None:
     proc.wait(30)
 
 
-def test_a_sigkilled_train_is_ended_and_a_live_run_is_not(procs, tmp_path, monkeypatch):
+def reconcile_in_process(capsys) -> tuple[int, str]:
+    """``bplab runs reconcile`` in this process (the binary's wiring is the test below's first call):
+    its exit code and the start of its last line."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["runs", "reconcile"])
+    out = capsys.readouterr().out
+    return exit_.value.code, out.strip().splitlines()[-1][: len("ended 0 run(s)")]
+
+
+def test_a_sigkilled_train_is_ended_and_a_live_run_is_not(procs, tmp_path, monkeypatch, capsys):
     train = procs.start(LONG_TRAIN, cwd=tmp_path, env=clean_env(), name="train")
     (run_id,) = wait_for(
         lambda: running_in(tmp_path / "mlflow.db"), timeout=120, what="a RUNNING run", proc=train
@@ -64,8 +75,9 @@ def test_a_sigkilled_train_is_ended_and_a_live_run_is_not(procs, tmp_path, monke
     run = tracking.get_run(run_id)
     assert run.info.status == "FAILED" and run.data.tags["bplab.failure"] == "worker_lost"
     assert tracking.run_status(live) == "RUNNING"
-    r = run_bplab(["runs", "reconcile"], tmp_path)
-    assert r.returncode == 0 and r.stdout.startswith("ended 0 run(s)")
+    monkeypatch.chdir(tmp_path)
+    assert reconcile_in_process(capsys) == (0, "ended 0 run(s)")  # nothing left to end, the live run either
+    assert tracking.run_status(live) == "RUNNING"
     tracking.end_run(live)
 
 
@@ -82,7 +94,7 @@ def _mlflow_server(procs: Procs, backend: str, folder: Path) -> tuple[subprocess
     return server, url
 
 
-def test_a_run_whose_server_died_is_ended_once_the_server_is_back(tmp_path):
+def test_a_run_whose_server_died_is_ended_once_the_server_is_back(tmp_path, monkeypatch, capsys):
     procs = Procs(tmp_path)
     try:
         backend = f"sqlite:///{tmp_path / 'server.db'}"
@@ -98,10 +110,14 @@ def test_a_run_whose_server_died_is_ended_once_the_server_is_back(tmp_path):
         assert running_in(tmp_path / "server.db") == [run_id]
 
         _, url = _mlflow_server(procs, backend, tmp_path)  # back, on the same store
-        r = run_bplab(["runs", "reconcile"], tmp_path, MLFLOW_TRACKING_URI=url)
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_:
+            main(["runs", "reconcile"])  # in-process: the binary is the test above's
+        out, err = capsys.readouterr()
 
-        assert r.returncode == 0, r.stderr
-        assert f"ended FAILED run {run_id} " in r.stdout
+        assert exit_.value.code == 0, err
+        assert f"ended FAILED run {run_id} " in out
         run = MlflowClient(url).get_run(run_id)
         assert run.info.status == "FAILED" and run.data.tags["bplab.failure"] == "worker_lost"
     finally:
