@@ -44,13 +44,23 @@ def epoch_metrics(
     return metrics
 
 
+def fetch(tree):
+    """``jax.device_get(tree)`` once the device is done with it.
+
+    Waiting first is what makes running out of memory a catchable error: a buffer XLA could not
+    allocate while a program ran raises ``JaxRuntimeError`` (``Out of memory allocating …``) in
+    ``jax.block_until_ready``, whereas ``jax.device_get`` of it aborts the process (jaxlib 0.10 on
+    the CPU: ``Check failed: buffer_.IsConcrete()``, SIGABRT), leaving the run RUNNING. It costs
+    nothing: the fetch waits for the same buffers anyway.
+    """
+    return jax.device_get(jax.block_until_ready(tree))
+
+
 def final_metrics(
     params, ds: Dataset, history: list[dict[str, float]], ev: Callable, dtype
 ) -> dict[str, float]:
     """The last epoch's train and validation numbers plus the test split's (``test_loss``, …)."""
-    test_loss, test_acc = jax.device_get(
-        ev(params, jnp.asarray(ds.x_test, dtype), jnp.asarray(ds.y_test, dtype))
-    )
+    test_loss, test_acc = fetch(ev(params, jnp.asarray(ds.x_test, dtype), jnp.asarray(ds.y_test, dtype)))
     last = history[-1]
     final = {"train_loss": last["train_loss"], "val_loss": last["val_loss"], "test_loss": float(test_loss)}
     if ds.is_classification:

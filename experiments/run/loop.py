@@ -30,7 +30,7 @@ from experiments.environment import environment_params
 from experiments.errors import Diverged, GradientMismatch
 from experiments.gradcheck.check import CheckResult, check_batch, check_gradients
 from experiments.gradcheck.metrics import gradcheck_metrics
-from experiments.run.evaluation import epoch_metrics, final_metrics, split_evaluator
+from experiments.run.evaluation import epoch_metrics, fetch, final_metrics, split_evaluator
 from experiments.run.initial import initial_masks, initial_params, layer_sizes
 
 OnEpoch = Callable[[int, Mapping[str, float]], None]
@@ -158,8 +158,7 @@ def finish(run: Started, ds: Dataset, params: Params, *, run_id: str | None, dty
         run.last_check = run.check(params)  # the table artifact needs one
         if not run.last_check.ok:
             raise GradientMismatch(f"at the end of training: {run.last_check.describe_failure()}")
-    # The test split's numbers through fetch: final_metrics' own device_get then gets host arrays.
-    final = final_metrics(params, ds, run.history, lambda *a: fetch(run.ev(*a)), dtype)
+    final = final_metrics(params, ds, run.history, run.ev, dtype)
     if run_id:
         tracking.log_metrics(
             run_id, {k: v for k, v in final.items() if k.startswith("test_")}, step=tr.epochs
@@ -213,18 +212,6 @@ def train_epochs(
                 run_id=run_id, on_epoch=on_epoch, on_metrics=on_metrics,
             )  # fmt: skip
         return finish(run, ds, params, run_id=run_id, dtype=dtype, pad_to=pad_to)
-
-
-def fetch(tree):
-    """``jax.device_get(tree)`` once the device is done with it.
-
-    Waiting first is what makes running out of memory a catchable error: a buffer XLA could not
-    allocate while a program ran raises ``JaxRuntimeError`` (``Out of memory allocating …``) in
-    ``jax.block_until_ready``, whereas ``jax.device_get`` of it aborts the process (jaxlib 0.10 on
-    the CPU: ``Check failed: buffer_.IsConcrete()``, SIGABRT), leaving the run RUNNING. It costs
-    nothing: the fetch waits for the same buffers anyway.
-    """
-    return jax.device_get(jax.block_until_ready(tree))
 
 
 def _unpadded(params: Params, cfg: RunConfig, ds: Dataset, pad_to) -> Params:

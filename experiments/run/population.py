@@ -24,7 +24,8 @@ import numpy as np
 
 from backprop_core import population_epoch, population_evaluate, precision, stack_params
 from experiments.config import RunConfig
-from experiments.run.loop import OnEpoch, Started, fetch, finish, record_epoch, start
+from experiments.run.evaluation import fetch
+from experiments.run.loop import OnEpoch, Started, finish, record_epoch, start
 from experiments.run.preflight import prepare
 from experiments.run.train import RunResult, close_run, close_unfinished, open_run
 from experiments.signals import terminate_as_interrupt

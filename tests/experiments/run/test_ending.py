@@ -1,15 +1,11 @@
 """How a run that did not finish ends: the status and category (a pure function), and ``bplab train``
 running out of memory end to end.
 
-The end-to-end OOM is XLA's own: a backward pass planted through ``grad=`` (the seam every planted
-bug uses) asks XLA for a buffer larger than any address space, and XLA raises the
+The end-to-end OOM here is XLA's own: a backward pass planted through ``grad=`` (the seam every
+planted bug uses) asks XLA for a buffer larger than any address space, and XLA raises the
 ``jax.errors.JaxRuntimeError: RESOURCE_EXHAUSTED: Out of memory allocating …`` it raises for any
-failed allocation. Why not a real memory limit (``prlimit --as``) on a subprocess: with jaxlib 0.10.2
-on the CPU, an allocation refused while a program runs leaves an error buffer, and
-``jax.device_get`` of it aborts the process (``Check failed: buffer_.IsConcrete()``, SIGABRT) instead
-of raising; only a refusal at dispatch raises, and which allocation meets the limit first depends on
-the limit, the net's size and the malloc arenas (threads, cores). Such a test would pass or abort
-by machine; this one cannot hang or abort (a failed allocation returns at once).
+failed allocation; it cannot hang or abort. A real memory limit (``prlimit --as``) on a ``bplab``
+process is tested in ``test_memory_limit.py``.
 """
 
 from __future__ import annotations
