@@ -13,10 +13,11 @@ import urllib.request
 import pytest
 from mlflow.tracking import MlflowClient
 
+from bplab.app import main
 from experiments import tracking
 from experiments.errors import BadInput
 from experiments.tracking.store import check_write_access
-from tests.support.processes import CONFIGS, Procs, clean_env, free_port, http_status, run_bplab, wait_for
+from tests.support.processes import CONFIGS, Procs, clean_env, free_port, http_status, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +73,8 @@ def _as(monkeypatch, url: str, user: tuple[str, str]) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", user[1])
 
 
-def test_a_read_only_user_is_refused_before_writing(auth_server, monkeypatch, tmp_path):
+def test_a_read_only_user_is_refused_before_writing(auth_server, monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
     _as(monkeypatch, auth_server, ADMIN)
     exp_id = MlflowClient(auth_server).create_experiment("xor")
     tracking.ensure_reachable(experiment="xor")  # the admin may write
@@ -89,15 +91,12 @@ def test_a_read_only_user_is_refused_before_writing(auth_server, monkeypatch, tm
     check_write_access("bobs")  # an admin may write anywhere
     _as(monkeypatch, auth_server, BOB)
 
-    r = run_bplab(
-        ["train", CONFIGS / "xor.toml", "--set", "train.epochs=2"],
-        tmp_path,
-        MLFLOW_TRACKING_URI=auth_server,
-        MLFLOW_TRACKING_USERNAME=BOB[0],
-        MLFLOW_TRACKING_PASSWORD=BOB[1],
-    )
-    assert r.returncode == 2
-    (line,) = r.stderr.strip().splitlines()
+    capsys.readouterr()
+    # `bplab train` in-process: the binary's exit 2 on bad input is tested in test_cli.py.
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", str(CONFIGS / "xor.toml"), "--set", "train.epochs=2"])
+    assert exit_.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(
         f"bplab: error: MLflow at {auth_server} lets user 'bob' only READ experiment 'xor'"
     )
