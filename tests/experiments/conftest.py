@@ -5,6 +5,7 @@ The process helpers are the shared ones (``tests.conftest``), re-exported for ``
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,22 @@ def iris_config(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """An in-process store: ``MLFLOW_TRACKING_URI`` pointing at a fresh sqlite file in ``tmp_path``."""
+def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_schema: Path) -> str:
+    """An in-process store: ``MLFLOW_TRACKING_URI`` pointing at a fresh, empty sqlite store in
+    ``tmp_path`` (a copy of the session's schema-only store)."""
+    shutil.copyfile(mlflow_schema, tmp_path / "mlflow.db")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.delenv("BPLAB_FAULT", raising=False)
     return uri
+
+
+@pytest.fixture
+def unopened_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``MLFLOW_TRACKING_URI`` pointing at a sqlite file that does not exist yet; returns its path.
+
+    For tests that prove bad input is refused before the store is even opened (the file stays absent).
+    """
+    path = tmp_path / "unopened" / "mlflow.db"
+    path.parent.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path}")
+    return path

@@ -32,7 +32,6 @@ def _shared_uri(tmp_path_factory):
 def store(_shared_uri, monkeypatch):
     """``MLFLOW_TRACKING_URI`` set to the module's store; returns ``(uri, a fresh experiment name)``."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", _shared_uri)
-    monkeypatch.delenv("BPLAB_FAULT", raising=False)
     return _shared_uri, f"runner-{uuid.uuid4().hex[:8]}"
 
 
@@ -172,10 +171,10 @@ def test_keyboard_interrupt_kills_the_run(store):
     assert run.info.status == "KILLED"
 
 
-def test_batch_larger_than_training_set_is_refused_before_any_run(sqlite_store, tmp_path):
+def test_batch_larger_than_training_set_is_refused_before_any_run(unopened_store):
     with pytest.raises(BadInput, match=r"train\.batch_size = 5000 is larger than the training set"):
         train_run(_cfg("train.batch_size=5000"))
-    assert not (tmp_path / "mlflow.db").exists()
+    assert not unopened_store.exists()
 
 
 def test_float64_run(store):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -32,7 +31,7 @@ def test_a_missing_baseline_is_empty_and_a_written_one_reads_back(tmp_path):
         (lambda d: d.pop("cases"), r'expected \{"cases"'),
     ],
 )
-def test_a_malformed_baseline_is_refused_before_any_run_opens(tmp_path, sqlite_store, change, message):
+def test_a_malformed_baseline_is_refused_before_any_run_opens(tmp_path, unopened_store, change, message):
     data = json.loads(BASELINE.read_text())
     change(data)
     baseline = tmp_path / "baseline.json"
@@ -41,7 +40,7 @@ def test_a_malformed_baseline_is_refused_before_any_run_opens(tmp_path, sqlite_s
     with pytest.raises(BadInput, match=message) as e:
         regress(suite)
     assert str(e.value).startswith(str(baseline)) and "\n" not in str(e.value)
-    assert not Path(sqlite_store.removeprefix("sqlite:///")).exists()  # the store was not even opened
+    assert not unopened_store.exists()  # the store was not even opened
 
 
 def test_a_baseline_that_is_not_json_is_one_line(tmp_path):

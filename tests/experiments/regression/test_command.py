@@ -133,14 +133,15 @@ def test_a_passing_run_prints_the_table_the_report_and_the_verdict(
     assert lines[-1] == last_line.format(baseline=suite.baseline_path)
 
 
-def test_bad_input_is_one_line_exit_2_and_opens_no_run(tmp_path, store, capsys):
+def test_bad_input_is_one_line_exit_2_and_opens_no_run(tmp_path, unopened_store, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     rc, out, err = bplab_main(["regress", "no-such-suite"], capsys)
     assert rc == 2 and out == ""
     assert (
         err
         == "bplab: error: no-such-suite: no such suite file (nor experiments/configs/no-such-suite.toml)\n"
     )
-    assert not Path(store.removeprefix("sqlite:///")).exists()  # the store was not even opened
+    assert not unopened_store.exists()  # the store was not even opened
 
 
 @pytest.mark.integration
