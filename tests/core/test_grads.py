@@ -27,7 +27,25 @@ from backprop_core import (
     precision,
     resolve,
 )
-from tests.core.grid import CASES, disagree, first_disagreeing_equation, make_problem, outcome, rel_err
+from tests.core.grid import (
+    CASES,
+    FACTORS,
+    disagree,
+    first_disagreeing_equation,
+    make_problem,
+    outcome,
+    rel_err,
+)
+from tests.support.pairwise import covers_every_pair, pairwise
+
+# The small net of the tests below: one of the grid's shapes (depth 1, "equal", batch 7), so the
+# eager ops they run are mostly compiled already.
+SIZES, BATCH = (4, 5, 3), 7
+
+
+def test_the_grid_covers_every_pair():
+    rows = [case._asdict() for case in CASES]
+    assert covers_every_pair(rows, FACTORS)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
@@ -68,7 +86,8 @@ def central_differences(f, params, eps):
 def test_finite_differences_agree_with_manual(activation, cost):
     with precision("float64") as dt:
         params, x, y = make_problem(11, (3, 4, 2, 2), batch=5, cost=cost, init="normal", dtype=dt)
-        f = jax.jit(lambda p: batch_cost(p, x, y, activation=activation, cost=cost))
+        # eager: its ops compile once for all nine nets, where a jitted cost compiles per net
+        f = lambda p: batch_cost(p, x, y, activation=activation, cost=cost)  # noqa: E731
         numeric = central_differences(f, params, eps=1e-6)
         manual = manual_grads(params, x, y, activation=activation, cost=cost)
         for m, n in zip(jax.tree.leaves(manual), jax.tree.leaves(numeric)):
@@ -108,11 +127,17 @@ def test_two_two_one_network_by_hand():
         np.testing.assert_allclose(np.asarray(m), e, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize(("activation", "cost"), list(itertools.product(ACTIVATIONS, COSTS)))
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+# Every pair of (activation, cost, dtype) meets: 9 nets, not the 18 of the product.
+SATURATED = [
+    (r["activation"], r["cost"], r["dtype"])
+    for r in pairwise({"activation": ACTIVATIONS, "cost": COSTS, "dtype": ("float32", "float64")})
+]
+
+
+@pytest.mark.parametrize(("activation", "cost", "dtype"), SATURATED)
 def test_saturated_units_give_finite_gradients(activation, cost, dtype):
     with precision(dtype) as dt:
-        params, x, y = make_problem(5, (4, 6, 3), batch=8, cost=cost, init="normal", dtype=dt)
+        params, x, y = make_problem(5, SIZES, batch=BATCH, cost=cost, init="normal", dtype=dt)
         params = jax.tree.map(lambda p: 60 * p, params)  # |z| far beyond 40
         x = 10 * x
         _, cache = forward(params, x, activation=activation, output=resolve(activation, cost)[1])
@@ -124,8 +149,8 @@ def test_saturated_units_give_finite_gradients(activation, cost, dtype):
 
 
 def test_mask_gives_the_gradient_of_the_smaller_batch():
-    params, x, y = make_problem(2, (4, 5, 3), batch=8, cost="quadratic", init="normal", dtype=jnp.float32)
-    mask = jnp.arange(8) < 5
+    params, x, y = make_problem(2, SIZES, batch=BATCH, cost="quadratic", init="normal", dtype=jnp.float32)
+    mask = jnp.arange(BATCH) < 5
     padded = manual_grads(params, x, y, mask=mask)
     smaller = manual_grads(params, x[:5], y[:5])
     for p, s in zip(jax.tree.leaves(padded), jax.tree.leaves(smaller)):
@@ -142,7 +167,7 @@ def test_manual_path_uses_no_autodiff():
 
 
 def test_compare_grads_detects_a_difference():
-    params, x, y = make_problem(0, (3, 4, 2), batch=4, cost="quadratic", init="normal", dtype=jnp.float32)
+    params, x, y = make_problem(0, SIZES, batch=BATCH, cost="quadratic", init="normal", dtype=jnp.float32)
     grads = manual_grads(params, x, y)
     wrong = jax.tree.map(lambda g: g, grads)
     wrong = ((-wrong[0][0], wrong[0][1]), wrong[1])
