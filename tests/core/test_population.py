@@ -18,7 +18,6 @@ import pytest
 from backprop_core import (
     agreement,
     evaluate,
-    init_params,
     pad_params,
     population_epoch,
     population_evaluate,
@@ -56,6 +55,10 @@ def population(dtype, *, n=47):
     # keys[e, k]: slot k's data order in epoch e; every slot its own.
     keys = jax.random.split(jax.random.key(7), (EPOCHS, len(TRUE)))
     return alone, sizes, params_K, masks_K, x, y, keys
+
+
+# The float32 (tanh, quadratic, autodiff) case's program, reused by the tests that need any one.
+SHARED = {"batch_size": 10, "activation": "tanh", "cost": "quadratic", "grad": "autodiff"}
 
 
 def rel_err(a, b) -> float:
@@ -107,7 +110,7 @@ def test_a_slot_trains_like_the_trial_alone(dtype, activation, cost, grad, alone
 def test_inactive_slots_stay_fixed_and_report_nan():
     _, _, params_K, masks_K, x, y, keys = population(jnp.float32)
     active = jnp.array([True, False, True, False])
-    kw = {"batch_size": 10, "activation": "sigmoid", "cost": "quadratic"}
+    kw = SHARED  # the program of a case above: no compile of its own
     lr_K = jnp.asarray(LRS)
     new_K, metrics = population_epoch(
         params_K, x, y, keys[0], lr_K=lr_K, unit_masks_K=masks_K, active_K=active, **kw
@@ -125,7 +128,7 @@ def test_inactive_slots_stay_fixed_and_report_nan():
 
 def test_one_compiled_population_whatever_its_rates_masks_and_activity():
     _, _, params_K, masks_K, x, y, keys = population(jnp.float32)
-    kw = {"batch_size": 10, "activation": "tanh", "cost": "quadratic"}
+    kw = SHARED
     on = jnp.ones(4, bool)
     population_epoch(params_K, x, y, keys[0], lr_K=jnp.asarray(LRS), unit_masks_K=masks_K, active_K=on, **kw)
     before = population_epoch._cache_size()
@@ -156,7 +159,7 @@ def test_population_evaluate_matches_evaluate_per_trial(classification):
 
 
 def test_stack_and_unstack_are_inverse():
-    trials = [init_params(jax.random.key(k), (3, 4, 2)) for k in range(3)]
+    trials = [draw_params(np.random.default_rng(k), (3, 4, 2)) for k in range(3)]
     stacked = stack_params(trials)
     assert [leaf.shape for leaf in jax.tree.leaves(stacked)] == [(3, 4, 3), (3, 4), (3, 2, 4), (3, 2)]
     for trial, back in zip(trials, unstack_params(stacked)):
