@@ -1,6 +1,6 @@
 """`bplab sweep` on the embedded default stores: an Optuna journal and MLflow's sqlite, both in cwd.
 
-One multi-worker sweep (module-scoped, the `bplab` binary) serves several tests: the budget exact
+One two-worker sweep (module-scoped, the `bplab` binary) serves several tests: the budget exact
 with several workers on one journal and one sqlite, every trial's Optuna state agreeing with its
 MLflow run under one parent, the parent's results, and the best config training again.
 """
@@ -26,8 +26,8 @@ from tests.sweeps.inprocess import bplab_main, use_tmp_stores
 
 pytestmark = pytest.mark.integration
 
-BUDGET = 8  # enough for three workers to race for the last trials
-WORKERS = 3
+BUDGET = 6  # enough for two workers to race for the last trials
+WORKERS = 2
 
 
 @dataclass
