@@ -8,10 +8,11 @@ code that JAX loads and runs, so it lives in a private folder (mode 0700) that n
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import jax
+
+from experiments.user_cache import private_dir, user_cache
 
 ENV_CACHE = "BPLAB_JAX_CACHE"
 
@@ -20,20 +21,7 @@ def cache_dir() -> Path:
     """``$BPLAB_JAX_CACHE``, else ``$XDG_CACHE_HOME/bplab/jax``, else ``~/.cache/bplab/jax``."""
     if os.environ.get(ENV_CACHE):
         return Path(os.environ[ENV_CACHE]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "bplab" / "jax"
-
-
-def private_dir(path: Path) -> Path | None:
-    """Creates ``path`` with mode 0700, or tightens it if it is ours; ``None`` if it is not ours
-    (someone else's folder could feed us compiled code, so it is not used)."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    st = path.stat()
-    if st.st_uid != os.getuid():
-        return None
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        path.chmod(0o700)
-    return path
+    return user_cache("jax")
 
 
 def enable_compilation_cache() -> Path | None:

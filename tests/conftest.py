@@ -31,7 +31,7 @@ from tests.support.processes import (
     clean_env,
     free_port,
     http_status,
-    make_session_jax_cache,
+    make_session_caches,
     run_bplab,
     session_jax_cache,
     wait_for,
@@ -141,7 +141,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    make_session_jax_cache()  # before xdist starts its workers, which inherit it
+    make_session_caches()  # before xdist starts its workers, which inherit them
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -14,8 +14,6 @@ package creates gets its artifact location explicitly, so both agree.
 from __future__ import annotations
 
 import base64
-import contextlib
-import fcntl
 import functools
 import json
 import logging
@@ -24,7 +22,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -32,6 +29,7 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 from experiments.errors import BadInput
+from experiments.tracking.schema import folder_lock, seed_new_store
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -142,19 +140,9 @@ def ensure_reachable(timeout_s: float = REACH_TIMEOUT_S, *, experiment: str | No
     if not os.access(folder, os.W_OK):
         raise BadInput(f"cannot reach MLflow at {uri}: folder {folder} is not writable")
     with folder_lock(folder):  # one bplab process creates a new store's schema; the others then find it
+        seed_new_store(db.resolve())
         _first_query(uri)
     return uri
-
-
-@contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on the folder itself for the block (no lock file is left behind)."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing it lets go of the lock
 
 
 def _first_query(uri: str) -> None:

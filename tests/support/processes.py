@@ -31,23 +31,26 @@ BPLAB = str(VENV_BIN / "bplab")
 # Settings that would point a test's process at a user's stores, credentials or planted bugs.
 LEAKY_PREFIXES = ("MLFLOW_", "BPLAB_", "POSTGRES_", "OPTUNA_")
 
-# The session's compilation cache, shared by the xdist workers (they inherit the environment of the
-# process that made it), so a program one worker's test compiled is not compiled again by another's.
-SHARED_JAX_CACHE = "TESTS_SHARED_JAX_CACHE"
+# The session's caches, shared by the xdist workers (they inherit the environment of the process that
+# made them): a program one worker's test compiled is not compiled again by another's, and the empty
+# MLflow store bplab copies into new folders is built once. Never the user's home.
+SESSION_CACHES = "TESTS_SESSION_CACHES"
 
 
-def make_session_jax_cache() -> None:
-    """Creates the session's cache folder, removed when this (the first) process exits."""
-    if SHARED_JAX_CACHE not in os.environ:
-        folder = tempfile.mkdtemp(prefix="bplab-test-jax-")
+def make_session_caches() -> None:
+    """Creates the session's cache folders, removed when this (the first) process exits; points
+    ``XDG_CACHE_HOME`` (bplab's user cache) of this process and those it starts into them."""
+    if SESSION_CACHES not in os.environ:
+        folder = tempfile.mkdtemp(prefix="bplab-test-caches-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        os.environ[SHARED_JAX_CACHE] = folder
+        os.environ[SESSION_CACHES] = folder
+        os.environ["XDG_CACHE_HOME"] = str(Path(folder) / "xdg")
 
 
 def session_jax_cache() -> Path:
-    """One compilation-cache folder for the whole test session, never the user's home."""
-    make_session_jax_cache()
-    return Path(os.environ[SHARED_JAX_CACHE])
+    """One compilation-cache folder for the whole test session."""
+    make_session_caches()
+    return Path(os.environ[SESSION_CACHES]) / "jax"
 
 
 def clean_env(jax_cache: Path | None = None, **extra: str) -> dict[str, str]:
