@@ -22,7 +22,7 @@ CURVES = ("train_loss", "val_loss", "val_accuracy", "grad_norm/W1", "saturation/
 def cfg(*overrides):
     base = [
         "data.dataset=iris",
-        "train.epochs=3",
+        "train.epochs=2",  # two points per curve; the end-of-run check at epoch 2
         "train.batch_size=8",
         "train.lr=0.5",
         "train.gradcheck_every=2",
@@ -63,7 +63,7 @@ def test_widths_padded_alike_compile_each_program_once():
     before = [p._cache_size() for p in programs]
     first = train_run(cfg("model.hidden=[2]"), track=False, pad_to=pad_to)
     compiled = [p._cache_size() for p in programs]
-    others = [train_run(cfg(f"model.hidden=[{w}]"), track=False, pad_to=pad_to) for w in (7, 16, 23)]
+    others = [train_run(cfg(f"model.hidden=[{w}]"), track=False, pad_to=pad_to) for w in (7, 23)]
     assert compiled[0] - before[0] == 1  # one training epoch for every width
     assert [p._cache_size() for p in programs] == compiled  # the other widths compiled nothing
-    assert [r.params[0][0].shape for r in (first, *others)] == [(2, 4), (7, 4), (16, 4), (23, 4)]
+    assert [r.params[0][0].shape for r in (first, *others)] == [(2, 4), (7, 4), (23, 4)]
