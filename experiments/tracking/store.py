@@ -42,6 +42,9 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 # Artifact uploads and downloads are small; their progress bars would only clutter the run's output.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 logging.getLogger("mlflow").setLevel(logging.WARNING)  # not "Creating initial MLflow database tables"
+# MLflow logs each database error with its traceback before raising it; bplab reports the raised error
+# in one line (a full disk would otherwise print a traceback per retried write).
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
 def tracking_uri() -> str:
