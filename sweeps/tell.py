@@ -104,6 +104,7 @@ def interrupted(handle: StudyHandle, trial: optuna.Trial) -> None:
     run_id = trial_run_id(handle, trial.number)
     if run_id:
         with contextlib.suppress(Exception):  # the store may be what stopped us; reconcile ends it
+            tracking.settle(run_id)  # an ending the signal left queued lands first, then is corrected
             tracking.set_tags(run_id, {TAG_TRIAL_STATE: "FAIL", TAG_FAILURE: INTERRUPTED})
             if tracking.run_status(run_id) == "RUNNING":
                 tracking.end_run(run_id, "KILLED")

@@ -60,7 +60,7 @@ from experiments.tracking.store import (
     tracking_uri,
 )
 from experiments.tracking.ui import DEFAULT_UI_PORT, Server, latest_experiment, serve
-from experiments.tracking.writer import MAX_PARAM_LEN, flush, log_metrics, log_params, set_tags
+from experiments.tracking.writer import MAX_PARAM_LEN, flush, log_metrics, log_params, set_tags, settle
 
 __all__ = [
     "ARTIFACTS_DIR",
@@ -111,6 +111,7 @@ __all__ = [
     "save_weights",
     "serve",
     "set_tags",
+    "settle",
     "source_tags",
     "sqlite_path",
     "start_run",

@@ -90,6 +90,19 @@ def end_run(run_id: str, status: str, *, wait: bool = True) -> None:
     writer.close(wait=wait)
 
 
+def settle(run_id: str) -> None:
+    """Waits until everything queued for ``run_id``, its ending included, is written, so its status
+    can be read and corrected: a signal may have cut short the wait for a queued ending, which would
+    otherwise land after the correction."""
+    with _writers_lock:
+        open_ = [w for w in _writers.values() if w.run_id == run_id]
+        closing = [w for w in _closing if w.run_id == run_id]
+    for w in open_:
+        w.flush()
+    for w in closing:
+        w.join()
+
+
 def drain() -> None:
     """Waits until every writer of this process has written what it holds (at exit)."""
     with _writers_lock:

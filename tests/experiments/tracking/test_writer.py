@@ -157,6 +157,20 @@ def test_an_ending_without_waiting_comes_after_the_queued_files(fake):
     assert done == ["files"] and fake.ended == [("r11", "FINISHED")]
 
 
+def test_settle_waits_for_an_ending_a_signal_left_queued(fake):
+    """A Ctrl-C during ``end_run``'s wait leaves the ending queued; a correction made before it
+    lands would be overwritten, so ``settle`` waits for it (and for nothing of other runs)."""
+    fake.gate.clear()
+    tracking.log_metrics("r13", {"a": 1.0}, 1)
+    tracking.log_metrics("other", {"a": 1.0}, 1)
+    writer.end_run("r13", "FINISHED", wait=False)  # the caller stopped waiting
+    assert fake.ended == []
+    threading.Timer(0.3, fake.gate.set).start()
+    writer.settle("r13")
+    assert fake.ended == [("r13", "FINISHED")]  # written before settle returned
+    writer.drain()
+
+
 def test_a_failed_upload_after_the_caller_left_ends_the_run_failed(fake):
     def upload():
         raise ValueError("disk full")
