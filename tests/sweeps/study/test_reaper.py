@@ -29,7 +29,9 @@ def open_pg(folder, pg_url, name="reap"):
     cfg = load_config(write_config(folder, name=name), [])
     spec = parse_sweep(cfg.sweep, cfg.source)
     url = resolve_storage(pg_url)
-    return create_or_resume(url, name, cfg, spec, tracking_uri="sqlite:///unused.db", heartbeat=1)
+    # A long grace period (3 × 10 min): a live trial nobody beats for must not go stale while a
+    # loaded machine runs the test; the dead ones are dead by what they lack, or aged by an hour.
+    return create_or_resume(url, name, cfg, spec, tracking_uri="sqlite:///unused.db", heartbeat=600)
 
 
 def retries_of(study, number):
