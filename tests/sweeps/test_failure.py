@@ -14,6 +14,7 @@ from experiments import failures
 from experiments.errors import BadInput, TrackingUnavailable
 from sweeps.failure import classify, root_cause
 from sweeps.study.budget import SYS_FAILURES, gives_up, is_poison, requeue
+from tests.experiments.test_failures import chained
 
 LOG_BATCH = "http://127.0.0.1:5000/api/2.0/mlflow/runs/log-batch"
 
@@ -33,16 +34,6 @@ def from_optuna_storage() -> BaseException:
     except OSError as e:
         return e
     raise AssertionError("expected an OSError")
-
-
-def chained(outer: BaseException, inner: BaseException) -> BaseException:
-    try:
-        try:
-            raise inner
-        except BaseException as e:
-            raise outer from e
-    except BaseException as e:
-        return e
 
 
 @pytest.mark.parametrize(
