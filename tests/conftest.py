@@ -165,25 +165,6 @@ def procs(tmp_path: Path) -> Iterator[BplabProcs]:
     started.stop_all()  # pytest runs this whatever the test did
 
 
-# --- MLflow ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def mlflow_schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow sqlite store holding only its schema, made once per test process.
-
-    Creating the schema runs MLflow's migrations (about a CPU-second); a test that needs a store of
-    its own copies this file (milliseconds). No connection stays open on it.
-    """
-    from experiments import tracking  # lazy: only tests with a store pay for importing mlflow
-
-    path = tmp_path_factory.mktemp("mlflow-schema") / "mlflow.db"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path}")
-        tracking.ensure_reachable()
-    return path
-
-
 # --- PostgreSQL -----------------------------------------------------------------------------------
 
 

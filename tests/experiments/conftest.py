@@ -5,11 +5,11 @@ The process helpers are the shared ones (``tests.conftest``), re-exported for ``
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from experiments import tracking
 from tests.support.processes import BPLAB, CONFIGS, REPO, clean_env, free_port, run_bplab
 
 __all__ = ["BPLAB", "CONFIGS", "REPO", "TINY", "clean_env", "free_port", "run_bplab"]
@@ -38,12 +38,12 @@ def iris_config(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mlflow_schema: Path) -> str:
+def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """An in-process store: ``MLFLOW_TRACKING_URI`` pointing at a fresh, empty sqlite store in
-    ``tmp_path`` (a copy of the session's schema-only store)."""
-    shutil.copyfile(mlflow_schema, tmp_path / "mlflow.db")
+    ``tmp_path`` (bplab copies it from the empty store in the session's cache)."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    tracking.ensure_reachable()
     return uri
 
 
