@@ -1,0 +1,69 @@
+"""SIGTERM and Ctrl-C become one catchable ``KeyboardInterrupt``, even when the signal lands while the
+garbage collector runs a callback, where a raise would be printed as "Exception ignored" and lost."""
+
+from __future__ import annotations
+
+import gc
+import signal
+import sys
+import time
+
+import pytest
+
+from experiments.signals import terminate_as_interrupt
+
+
+class Garbage:
+    def __init__(self):
+        self.cycle = self  # only the cyclic collector frees it, so a collection has work to do
+
+
+def signal_during_collection(signum: int):
+    """A gc callback that receives ``signum`` and then runs Python code, as JAX's callback does."""
+
+    def callback(phase, info):
+        if phase == "start":
+            signal.raise_signal(signum)
+            sum(i for i in range(1000))  # the handler runs at one of these checks, inside the callback
+
+    return callback
+
+
+def wait_for_a_signal(timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_inside_a_gc_callback_interrupts_the_program_not_the_callback(signum, monkeypatch):
+    swallowed = []
+    monkeypatch.setattr(sys, "unraisablehook", swallowed.append)
+    callback = signal_during_collection(signum)
+    gc.callbacks.append(callback)
+    try:
+        with pytest.raises(KeyboardInterrupt), terminate_as_interrupt():
+            Garbage()
+            gc.collect()
+            wait_for_a_signal()  # back in the program: the deferred interrupt is raised here
+    finally:
+        gc.callbacks.remove(callback)
+    assert swallowed == []
+
+
+def test_sigterm_is_a_keyboard_interrupt_only_inside_the_block():
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt), terminate_as_interrupt():
+        signal.raise_signal(signal.SIGTERM)
+        wait_for_a_signal()
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_ignored_sigint_stays_ignored(monkeypatch):
+    monkeypatch.setattr(signal, "getsignal", lambda signum: signal.SIG_IGN)  # a job started with `&`
+    installed = []
+    install = signal.signal
+    monkeypatch.setattr(signal, "signal", lambda signum, h: installed.append(signum) or install(signum, h))
+    with terminate_as_interrupt():
+        pass
+    assert signal.SIGINT not in installed
