@@ -6,11 +6,15 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
 
-matplotlib.use("Agg")  # no display: plots are files
+def _pyplot():
+    """matplotlib's pyplot, headless (plots are files)."""
+    import matplotlib  # lazy: ~0.6 s of import (python -X importtime), and a sweep's trials never draw
 
-import matplotlib.pyplot as plt
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # lazy: as above
+
+    return plt
 
 
 def _series(history: Sequence[Mapping[str, float]], key: str) -> tuple[list[int], list[float]]:
@@ -26,6 +30,7 @@ def _layer_then_name(key: str) -> tuple[int, str]:
 
 def loss_curves(history: Sequence[Mapping[str, float]], path: Path, *, title: str = "") -> Path:
     """Train and validation loss per epoch (log scale), and validation accuracy when present."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for key in ("train_loss", "val_loss"):
         ax.plot(*_series(history, key), marker=".", label=key)
@@ -50,6 +55,7 @@ def loss_curves(history: Sequence[Mapping[str, float]], path: Path, *, title: st
 def grad_norms(history: Sequence[Mapping[str, float]], path: Path, *, title: str = "") -> Path:
     """``‖∂C/∂W^l‖`` and ``‖∂C/∂b^l‖`` per layer over epochs (mean over the epoch's steps)."""
     keys = sorted({k for h in history for k in h if k.startswith("grad_norm/")}, key=_layer_then_name)
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for key in keys:
         ax.plot(*_series(history, key), linestyle="-" if "/W" in key else ":", label=key.split("/", 1)[1])
