@@ -7,6 +7,7 @@ and find its children again by the parent tag.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -75,7 +76,7 @@ def start_run(
     all_tags = {str(k): str(v) for k, v in {**source_tags(), **process_tags(), **(tags or {})}.items()}
     if parent_run_id:
         all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
-        exp_id = experiment_of(parent_run_id)
+        exp_id = _parent_experiment(tracking_uri(), parent_run_id)
     else:
         exp_id = experiment_id(experiment_name(experiment))
     run_name = run_name or default_run_name(experiment_name(experiment))
@@ -121,6 +122,13 @@ def run_status(run_id: str) -> str:
 def experiment_of(run_id: str) -> str:
     """The experiment id of a run."""
     return client().get_run(run_id).info.experiment_id
+
+
+@functools.lru_cache(maxsize=64)
+def _parent_experiment(uri: str, run_id: str) -> str:
+    """:func:`experiment_of` for a parent run, read once: a run never changes experiment, and a sweep
+    opens every child under the same parent (one store round trip less per trial)."""
+    return experiment_of(run_id)
 
 
 def child_runs(parent_run_id: str) -> list[dict[str, Any]]:

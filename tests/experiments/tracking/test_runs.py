@@ -38,6 +38,16 @@ def test_start_run_tags_name_note_and_parent(experiment):
     assert tracking.experiment_of(child) == tracking.experiment_id(experiment)
 
 
+def test_children_of_one_parent_read_its_experiment_once(experiment, monkeypatch):
+    parent = tracking.start_run(experiment, run_name="sweep")
+    reads = []
+    get_run = tracking.client().get_run
+    monkeypatch.setattr(tracking.client(), "get_run", lambda run_id: reads.append(run_id) or get_run(run_id))
+    children = [tracking.start_run(experiment, parent_run_id=parent) for _ in range(3)]
+    assert reads.count(parent) <= 1
+    assert {tracking.experiment_of(c) for c in children} == {tracking.experiment_id(experiment)}
+
+
 @pytest.mark.parametrize("status", tracking.STATUSES)
 def test_a_run_ends_with_the_status_that_happened(experiment, status):
     run_id = tracking.start_run(experiment)
