@@ -17,6 +17,7 @@ import numpy as np
 from experiments.config import DataConfig
 from experiments.data.dataset import Dataset
 from experiments.data.loaders import one_line
+from experiments.data.shuffle_split import train_test_indices
 from experiments.errors import BadInput
 
 MAX_CLASSES = 50  # "auto" calls an integer target with more distinct values a regression target
@@ -66,17 +67,13 @@ def split_and_scale(
     Raises:
       BadInput: the targets do not fit ``task``, or the rows cannot be split (classes too small).
     """
-    from sklearn.model_selection import train_test_split  # lazy: scikit-learn costs ~1.4 s of import
-
     Y, classes, stratify = _encode_targets(y, task, where)
-    rows = np.arange(len(X))
     try:
-        rest, test = train_test_split(
-            rows, test_size=data.test_fraction, random_state=seed, stratify=stratify
-        )
+        rest, test = train_test_indices(len(X), data.test_fraction, seed, stratify)
         val_share = data.val_fraction / (1 - data.test_fraction)
         strat_rest = None if stratify is None else stratify[rest]
-        train, val = train_test_split(rest, test_size=val_share, random_state=seed, stratify=strat_rest)
+        train_in_rest, val_in_rest = train_test_indices(len(rest), val_share, seed, strat_rest)
+        train, val = rest[train_in_rest], rest[val_in_rest]
     except ValueError as e:
         raise BadInput(
             f"{where}: cannot split {len(X)} rows with data.val_fraction and data.test_fraction: "
