@@ -1,9 +1,10 @@
 """Signals, in one place: SIGTERM is handled like Ctrl-C, so one ``except KeyboardInterrupt`` ends a
 run KILLED whether a person or a process manager stopped it.
 
-A signal can land while the garbage collector runs a callback (JAX registers one) or a ``__del__``.
-An exception raised there never reaches the program: Python prints "Exception ignored in … Traceback"
-and drops it. So the handler defers the interrupt until the program is back in its own code."""
+A signal can land while Python runs a finaliser: a gc callback (JAX registers one), a ``__del__`` or
+a weakref callback. An exception raised there never reaches the program: Python prints "Exception
+ignored in … Traceback" and drops it. So the handler defers the interrupt while it can see that it
+is in a finaliser, and an interrupt Python dropped anyway is sent again, silently, once out of it."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ import contextlib
 import gc
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
 
-RESEND_S = 0.02  # a gc pass or a __del__ is over well within this; if not, the signal is deferred again
+RESEND_S = 0.02  # a finaliser is over well within this; if not, the signal is deferred again
 
 
 def in_finaliser(frame: FrameType | None) -> bool:
@@ -28,14 +30,21 @@ def in_finaliser(frame: FrameType | None) -> bool:
     return False
 
 
+def resend(signum: int) -> None:
+    """Sends ``signum`` to this process again in :data:`RESEND_S`, from another thread."""
+    timer = threading.Timer(RESEND_S, os.kill, (os.getpid(), signum))
+    timer.daemon = True
+    timer.start()
+
+
 def interrupt(signum: int, frame: FrameType | None) -> None:
     """Raise ``KeyboardInterrupt`` where the program can catch it; inside a finaliser, ask again later."""
     if in_finaliser(frame):
-        resend = threading.Timer(RESEND_S, os.kill, (os.getpid(), signum))
-        resend.daemon = True
-        resend.start()
+        resend(signum)
         return
-    raise KeyboardInterrupt(f"signal {signum}")
+    error = KeyboardInterrupt(f"signal {signum}")
+    error.signum = signum
+    raise error
 
 
 @contextlib.contextmanager
@@ -52,8 +61,18 @@ def terminate_as_interrupt() -> Iterator[None]:
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupt)}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
+    unraisable = sys.unraisablehook
+
+    def dropped(args) -> None:  # a finaliser the handler could not see (a weakref callback) ate it
+        if isinstance(args.exc_value, KeyboardInterrupt):
+            resend(getattr(args.exc_value, "signum", signal.SIGINT))
+        else:
+            unraisable(args)
+
+    sys.unraisablehook = dropped
     try:
         yield
     finally:
+        sys.unraisablehook = unraisable
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -7,6 +7,7 @@ import gc
 import signal
 import sys
 import time
+import weakref
 
 import pytest
 
@@ -19,10 +20,12 @@ class Garbage:
 
 
 def signal_during_collection(signum: int):
-    """A gc callback that receives ``signum`` and then runs Python code, as JAX's callback does."""
+    """A gc callback that receives ``signum`` once and then runs Python code, as JAX's callback does."""
+    sent = []
 
     def callback(phase, info):
-        if phase == "start":
+        if phase == "start" and not sent:
+            sent.append(signum)
             signal.raise_signal(signum)
             sum(i for i in range(1000))  # the handler runs at one of these checks, inside the callback
 
@@ -49,6 +52,41 @@ def test_a_signal_inside_a_gc_callback_interrupts_the_program_not_the_callback(s
     finally:
         gc.callbacks.remove(callback)
     assert swallowed == []
+
+
+class Referent:
+    pass
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_inside_a_weakref_callback_is_sent_again_not_lost(signum, monkeypatch):
+    swallowed = []
+    monkeypatch.setattr(sys, "unraisablehook", swallowed.append)
+
+    def on_collected(ref):  # Python calls this from C; a raise in it is printed and dropped
+        signal.raise_signal(signum)
+        sum(i for i in range(1000))
+
+    referent = Referent()
+    ref = weakref.ref(referent, on_collected)
+    with pytest.raises(KeyboardInterrupt), terminate_as_interrupt():
+        del referent
+        wait_for_a_signal()
+    assert ref() is None and swallowed == []
+
+
+def test_other_dropped_errors_still_reach_the_previous_hook(monkeypatch):
+    swallowed = []
+    monkeypatch.setattr(sys, "unraisablehook", swallowed.append)
+
+    class Faulty:
+        def __del__(self):
+            raise ValueError("in a finaliser")
+
+    with terminate_as_interrupt():
+        Faulty()
+    assert [type(a.exc_value) for a in swallowed] == [ValueError]
+    assert sys.unraisablehook == swallowed.append  # put back
 
 
 def test_sigterm_is_a_keyboard_interrupt_only_inside_the_block():
