@@ -35,7 +35,8 @@ from bplab.options import (
     overrides,
 )
 from bplab.runs import runs_app
-from experiments.errors import BadInput, CheckFailed
+from experiments.errors import BadInput, CheckFailed, OutOfMemory, TrackingUnavailable
+from experiments.failures import is_disk_full
 
 app = typer.Typer(
     add_completion=True,
@@ -255,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     except BadInput as e:
         print(f"bplab: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except (OutOfMemory, TrackingUnavailable) as e:  # the machine or the store failed, not a check
+        print(f"bplab: error: {e}", file=sys.stderr)
+        sys.exit(1)
     except CheckFailed as e:
         print(f"bplab: check failed: {e}", file=sys.stderr)
         sys.exit(1)
@@ -264,6 +268,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.TyperException as e:  # click's usage errors (typer vendors click)
         e.show()
         sys.exit(2)
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        print(f"bplab: error: no room to write: {e}", file=sys.stderr)  # the output's disk, say
+        sys.exit(1)
     sys.exit(rc if isinstance(rc, int) else 0)
 
 

@@ -14,6 +14,7 @@ pull a client in just to test ``isinstance``.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 
 from experiments.names import EXCEPTION, OOM, TRACKING_UNAVAILABLE
@@ -26,6 +27,10 @@ TRACKING_MARKERS = ("API request to", "Max retries exceeded", "Connection refuse
 TRACKING_ERROR_CODES = ("TEMPORARILY_UNAVAILABLE",)
 TRACKING_TYPES = ("TrackingUnavailable",)  # experiments.errors' own, also when re-raised as a copy
 NETWORK_TYPES = ("ConnectionError", "Timeout", "ConnectTimeout", "ReadTimeout")
+# No room to write: a full disk, a file-size limit, a quota; and SQLite's words for them (it reports
+# a write refused with EFBIG as an I/O error).
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+DISK_FULL_MARKERS = ("database or disk is full", "disk I/O error")
 
 
 def chain(error: BaseException) -> Iterator[BaseException]:
@@ -72,6 +77,17 @@ def is_tracking_unavailable(error: BaseException) -> bool:
         return code in TRACKING_ERROR_CODES or any(m in str(error) for m in TRACKING_MARKERS)
     # requests' connection errors: only MLflow talks HTTP inside a run.
     return bool(names & set(NETWORK_TYPES)) and "requests" in type(error).__module__
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """``error`` or what it was raised from says the disk (or a file-size limit) left no room to write:
+    waiting does not help, unlike a server that stopped answering."""
+    for e in chain(error):
+        if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS:
+            return True
+        if any(m in str(e) for m in DISK_FULL_MARKERS):
+            return True
+    return False
 
 
 def classify(error: BaseException) -> str:

@@ -138,7 +138,9 @@ class RunWriter:
                     self._error = e
                     if isinstance(e, TrackingUnavailable):
                         self._on_outage(self.run_id, e)
-                    if self._detached:
+                    # Nobody will see a later error, or the store is gone for this run (its later
+                    # writes fail at once, and the caller is told once): what waits is dropped.
+                    if self._detached or isinstance(e, TrackingUnavailable):
                         self._metrics, self._params, self._tags, self._jobs = [], [], [], []
                 if self._detached:  # nobody waits to see the error
                     _orphaned(self.run_id, e, end=self.ending)

@@ -4,7 +4,8 @@ A server restart, a dropped connection or a locked sqlite file is transient: the
 keeps the run's points and retries with backoff for ``BPLAB_TRACKING_RETRY_S`` seconds (default
 :data:`DEFAULT_RETRY_S`, 120 s: long enough for a server or container restart, short enough that a
 dead server fails the run within minutes). A refusal (HTTP 4xx: bad value, no such run, no
-permission) is not retried. When the window closes the run fails with :class:`TrackingUnavailable`.
+permission) is not retried, nor is a full disk under a local store (waiting does not free it): both
+fail at once. When the window closes the run fails with :class:`TrackingUnavailable`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TypeVar
 from mlflow.exceptions import MlflowException
 
 from experiments.errors import TrackingUnavailable
+from experiments.failures import is_disk_full, root_cause
 from experiments.tracking.store import tracking_uri
 
 RETRY_ENV = "BPLAB_TRACKING_RETRY_S"
@@ -37,7 +39,10 @@ def retry_window_s() -> float:
 
 
 def is_transient(error: BaseException) -> bool:
-    """A connection problem or a server-side error (retry), not a refusal of the request (HTTP 4xx)."""
+    """A connection problem or a server-side error (retry), not a refusal of the request (HTTP 4xx)
+    nor a full disk."""
+    if is_disk_full(error):
+        return False
     if isinstance(error, MlflowException):
         return not 400 <= error.get_http_status_code() < 500
     return isinstance(error, OSError)  # requests' connection errors are OSErrors
@@ -65,6 +70,10 @@ def retrying(write: Callable[[], T], *, window_s: float, stop: threading.Event |
         try:
             return write()
         except Exception as e:
+            if is_disk_full(e):
+                raise TrackingUnavailable(
+                    f"MLflow's store at {tracking_uri()} has no room to write: {root_cause(e)}"
+                ) from e
             if not is_transient(e):
                 raise
             now = time.monotonic()

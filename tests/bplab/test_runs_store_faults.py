@@ -96,22 +96,28 @@ def statuses(db) -> dict[str, str]:
 
 
 @pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs util-linux prlimit")
-def test_a_run_whose_disk_filled_up_ends_failed_never_running(tmp_path):
-    """A full disk as ``RLIMIT_FSIZE`` on the train (``prlimit --fsize``): the MLflow sqlite file may
-    grow 128 KiB past its empty schema, then every write fails with EFBIG (Python ignores SIGXFSZ).
-    Its output goes to pipes, which the limit does not cover, so only the store fills up."""
+def full_disk_train(tmp_path, **run):
+    """``bplab train`` on a disk that fills up: ``RLIMIT_FSIZE`` (``prlimit --fsize``) lets the MLflow
+    sqlite file grow 128 KiB past its empty schema, then every write fails with EFBIG (Python ignores
+    SIGXFSZ). The default tracking retry window (120 s) applies: a full disk must not wait it out."""
     db = tmp_path / "mlflow.db"
     uri = f"sqlite:///{db}"
     MlflowClient(uri).search_experiments()  # the schema first: the limit leaves room for a run only
     limit = db.stat().st_size + 128 * 1024
     argv = ["prlimit", f"--fsize={limit}", "--", BPLAB, *LONG_TRAIN]
-    env = clean_env(MLFLOW_TRACKING_URI=uri, **RETRY)
+    env = clean_env(MLFLOW_TRACKING_URI=uri)
+    # a retried full disk would take 2 × 120 s (the run's writes, then its FAILED ending)
+    train = subprocess.run(argv, cwd=tmp_path, env=env, text=True, timeout=100, check=False, **run)
+    return train, db, limit, uri
 
-    train = subprocess.run(
-        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False
-    )
 
-    assert train.returncode != 0 and "disk" in train.stderr, train.stderr[-2000:]
+def test_a_run_whose_disk_filled_up_ends_failed_never_running(tmp_path):
+    """Its output goes to pipes, which the limit does not cover, so only the store fills up."""
+    train, db, limit, uri = full_disk_train(tmp_path, capture_output=True)
+
+    assert train.returncode == 1, train.stderr[-2000:]
+    assert train.stderr.strip().splitlines()[-1].startswith("bplab: error: MLflow's store at ")
+    assert "no room to write" in train.stderr and "disk I/O error" in train.stderr
     assert "Traceback" not in train.stderr  # one line, not MLflow's traceback per retried write
     assert db.stat().st_size <= limit  # the store really filled up (and not beyond)
     ((run_id, before),) = statuses(db).items()
@@ -127,3 +133,15 @@ def test_a_run_whose_disk_filled_up_ends_failed_never_running(tmp_path):
         assert run.data.tags["bplab.failure"] == "worker_lost"
     else:  # the train ended it itself, with the store's failure category
         assert run.data.tags.get("bplab.failure") not in (None, "", "worker_lost")
+
+
+def test_a_full_disk_under_the_progress_output_is_one_line_too(tmp_path):
+    """``bplab train > log``, the log on the same full disk: the progress print is refused (EFBIG)."""
+    log = tmp_path / "train.log"
+    with log.open("w") as out:
+        train, _db, _limit, _uri = full_disk_train(tmp_path, stdout=out, stderr=subprocess.PIPE)
+
+    assert train.returncode == 1, train.stderr[-2000:]
+    assert "Traceback" not in train.stderr, train.stderr[-2000:]
+    assert train.stderr.strip().splitlines()[-1].startswith("bplab: error: "), train.stderr[-2000:]
+    assert "no room to write" in train.stderr

@@ -3,6 +3,9 @@ function of the exception and its chain, tested on real exception types, XLA's o
 
 from __future__ import annotations
 
+import errno
+import sqlite3
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -11,7 +14,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 
 from experiments.errors import BadInput, Diverged, TrackingUnavailable
-from experiments.failures import chain, classify, root_cause
+from experiments.failures import chain, classify, is_disk_full, root_cause
 
 LOG_BATCH = "http://127.0.0.1:5000/api/2.0/mlflow/runs/log-batch"
 # More than a 48-bit user address space holds: XLA's allocator refuses it on any machine, whatever
@@ -105,3 +108,20 @@ def test_a_failure_is_told_in_the_innermost_exception_s_words():
         'Exception: database "bplab_t_x" does not exist'
     )
     assert root_cause(MemoryError()) == "MemoryError"
+
+
+@pytest.mark.parametrize(
+    ("error", "full"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), True),
+        (OSError(errno.EFBIG, "File too large"), True),  # a file-size limit
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+        (chained(MlflowException("(sqlite3.OperationalError) disk I/O error"), RuntimeError()), True),
+        (chained(RuntimeError("commit failed"), sqlite3.OperationalError("database or disk is full")), True),
+        (OSError(errno.ECONNREFUSED, "Connection refused"), False),  # a server away: worth waiting for
+        (OSError("disk full"), False),  # no errno, no store's words: not recognised
+        (MlflowException("Run 'abc' not found"), False),
+    ],
+)  # fmt: skip
+def test_a_full_disk_is_recognised_by_errno_or_sqlite_s_words(error, full):
+    assert is_disk_full(raised(error)) is full

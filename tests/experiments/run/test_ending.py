@@ -92,7 +92,7 @@ def test_bplab_train_out_of_memory_ends_its_run_failed_oom_in_one_line(
     assert e.value.code == 1, err
     assert "Traceback" not in err
     *_, run_line, last = err.strip().splitlines()
-    assert last.startswith("bplab: check failed: JaxRuntimeError: RESOURCE_EXHAUSTED: Out of memory")
+    assert last.startswith("bplab: error: JaxRuntimeError: RESOURCE_EXHAUSTED: Out of memory")
     client = MlflowClient(sqlite_store)
     (run,) = client.search_runs([client.get_experiment_by_name("iris-test").experiment_id])
     assert run_line.startswith(f"run {run.info.run_id} FAILED: ")

@@ -61,7 +61,7 @@ def test_bplab_train_out_of_memory_under_a_real_limit_ends_its_run_failed_oom(tm
     assert "Traceback" not in output
     errors = [line for line in output.splitlines() if line.startswith("bplab:")]
     assert len(errors) == 1, output
-    assert errors[0].startswith("bplab: check failed: JaxRuntimeError: RESOURCE_EXHAUSTED: Out of memory")
+    assert errors[0].startswith("bplab: error: JaxRuntimeError: RESOURCE_EXHAUSTED: Out of memory")
     client = MlflowClient(uri)
     (run,) = client.search_runs([client.get_experiment_by_name("xor").experiment_id])
     assert f"run {run.info.run_id} FAILED: " in r.stderr
