@@ -28,14 +28,32 @@ def parse_override(text: str, source: str) -> tuple[str, Any]:
     return key, value
 
 
+def key_parts(key: str) -> list[str] | None:
+    """A TOML dotted key's parts, quotes honoured: ``sweep.space."train.lr"`` → ``["sweep", "space",
+    "train.lr"]`` (a sweep space names config keys with dots); ``None`` if it is not one key."""
+    if "\n" in key or "\r" in key:
+        return None
+    try:
+        node: Any = tomllib.loads(f"{key} = 0")
+    except tomllib.TOMLDecodeError:
+        return None
+    parts = []
+    while isinstance(node, dict):
+        if len(node) != 1:
+            return None
+        ((name, node),) = node.items()
+        parts.append(name)
+    return parts
+
+
 def set_dotted(d: dict[str, Any], key: str, value: Any, source: str) -> None:
     """Sets ``d["train"]["lr"]`` from ``"train.lr"``; only ``sweep.*`` keys may be nested deeper.
 
     Raises:
       BadInput: the key is not ``section.key`` of a known section, or a part of it is not a table.
     """
-    parts = key.split(".")
-    if len(parts) < 2 or not all(parts):
+    parts = key_parts(key)
+    if parts is None or len(parts) < 2 or not all(parts):
         raise BadInput(f"{source}: override key {key!r} must look like section.key, e.g. train.lr")
     section = parts[0]
     if section not in SECTIONS:

@@ -121,3 +121,15 @@ def test_override_without_equals():
 def test_override_nested_below_a_key():
     with pytest.raises(BadInput, match=r"unknown key train\.lr\.x$"):
         load_config(DIGITS, ["train.lr.x=1"])
+
+
+def test_a_quoted_dotted_key_names_a_sweep_space_entry():
+    cfg = load_config(DIGITS, ['sweep.space."train.lr"={low=0.5, high=4.0, log=true}'])
+    assert cfg.sweep["space"]["train.lr"] == {"low": 0.5, "high": 4.0, "log": True}
+    assert "train" not in cfg.sweep["space"]  # one key with a dot, not a table train holding lr
+
+
+@pytest.mark.parametrize("key", ["train..lr", 'train.""', "train.lr x", "train.\nlr"])
+def test_a_key_that_is_not_one_toml_key_is_refused(key):
+    with pytest.raises(BadInput, match=r"must look like section\.key"):
+        load_config(DIGITS, [f"{key}=1"])
