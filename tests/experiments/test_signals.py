@@ -32,6 +32,17 @@ def signal_during_collection(signum: int):
     return callback
 
 
+@pytest.fixture(autouse=True)
+def _sigint_as_in_a_terminal():
+    """Ctrl-C's default handler, whatever this process inherited: a job started with ``&`` by a
+    script (a suite run in the background) ignores SIGINT, and that is kept (see the last test)."""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
 def wait_for_a_signal(timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
