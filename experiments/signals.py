@@ -2,14 +2,13 @@
 run KILLED whether a person or a process manager stopped it.
 
 A signal can land while Python runs a finaliser: a gc callback (JAX registers one), a ``__del__`` or
-a weakref callback. An exception raised there never reaches the program: Python prints "Exception
-ignored in … Traceback" and drops it. So the handler defers the interrupt while it can see that it
-is in a finaliser, and an interrupt Python dropped anyway is sent again, silently, once out of it."""
+a weakref callback. An exception raised there never reaches the program: Python hands it to
+``sys.unraisablehook`` (which prints "Exception ignored in … Traceback") and drops it. So within the
+block that hook sends a dropped interrupt again, silently, for the program to get once out of it."""
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import signal
 import sys
@@ -17,17 +16,7 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-RESEND_S = 0.02  # a finaliser is over well within this; if not, the signal is deferred again
-
-
-def in_finaliser(frame: FrameType | None) -> bool:
-    """Whether ``frame`` runs inside a gc callback or a ``__del__``, where a raise is swallowed."""
-    callbacks = {getattr(callback, "__code__", None) for callback in gc.callbacks}
-    while frame is not None:
-        if frame.f_code in callbacks or frame.f_code.co_name == "__del__":
-            return True
-        frame = frame.f_back
-    return False
+RESEND_S = 0.02  # a finaliser is over well within this; if not, the signal is dropped and sent again
 
 
 def resend(signum: int) -> None:
@@ -38,10 +27,7 @@ def resend(signum: int) -> None:
 
 
 def interrupt(signum: int, frame: FrameType | None) -> None:
-    """Raise ``KeyboardInterrupt`` where the program can catch it; inside a finaliser, ask again later."""
-    if in_finaliser(frame):
-        resend(signum)
-        return
+    """Raise ``KeyboardInterrupt``, naming the signal, so that a dropped one can be sent again."""
     error = KeyboardInterrupt(f"signal {signum}")
     error.signum = signum
     raise error
@@ -63,7 +49,7 @@ def terminate_as_interrupt() -> Iterator[None]:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
     unraisable = sys.unraisablehook
 
-    def dropped(args) -> None:  # a finaliser the handler could not see (a weakref callback) ate it
+    def dropped(args) -> None:  # a finaliser ate an exception: an interrupt is sent again
         if isinstance(args.exc_value, KeyboardInterrupt):
             resend(getattr(args.exc_value, "signum", signal.SIGINT))
         else:
