@@ -95,7 +95,9 @@ def statuses(db) -> dict[str, str]:
         return dict(conn.execute("SELECT run_uuid, status FROM runs"))
 
 
-@pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs util-linux prlimit")
+needs_prlimit = pytest.mark.skipif(shutil.which("prlimit") is None, reason="needs util-linux prlimit")
+
+
 def full_disk_train(tmp_path, **run):
     """``bplab train`` on a disk that fills up: ``RLIMIT_FSIZE`` (``prlimit --fsize``) lets the MLflow
     sqlite file grow 128 KiB past its empty schema, then every write fails with EFBIG (Python ignores
@@ -111,6 +113,7 @@ def full_disk_train(tmp_path, **run):
     return train, db, limit, uri
 
 
+@needs_prlimit
 def test_a_run_whose_disk_filled_up_ends_failed_never_running(tmp_path):
     """Its output goes to pipes, which the limit does not cover, so only the store fills up."""
     train, db, limit, uri = full_disk_train(tmp_path, capture_output=True)
@@ -135,6 +138,7 @@ def test_a_run_whose_disk_filled_up_ends_failed_never_running(tmp_path):
         assert run.data.tags.get("bplab.failure") not in (None, "", "worker_lost")
 
 
+@needs_prlimit
 def test_a_full_disk_under_the_progress_output_is_one_line_too(tmp_path):
     """``bplab train > log``, the log on the same full disk: the progress print is refused (EFBIG)."""
     log = tmp_path / "train.log"

@@ -10,10 +10,10 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from experiments.config import DataConfig
-from experiments.data.dataset import Dataset
+from experiments.data import split
 from experiments.data.loaders import bundled
 from experiments.data.shuffle_split import train_test_indices
-from experiments.data.split import _encode_targets, fit_scaling, resolve_task, split_and_scale
+from experiments.data.split import resolve_task, split_and_scale
 from experiments.errors import BadInput
 from tests.support.processes import REPO
 
@@ -119,44 +119,17 @@ def test_a_class_with_one_row_is_a_bad_input():
         split_and_scale("f", X, y, "classification", DataConfig(dataset="file"), 0, "data.path = 'f'")
 
 
-def _old_split_and_scale(name, X, y, task, data, seed, where) -> Dataset:
-    """``split_and_scale`` as it was with scikit-learn (the split lines verbatim, errors left out)."""
-    Y, classes, stratify = _encode_targets(y, task, where)
-    rows = np.arange(len(X))
-    rest, test = train_test_split(rows, test_size=data.test_fraction, random_state=seed, stratify=stratify)
-    val_share = data.val_fraction / (1 - data.test_fraction)
-    strat_rest = None if stratify is None else stratify[rest]
-    train, val = train_test_split(rest, test_size=val_share, random_state=seed, stratify=strat_rest)
-    x_shift, x_scale = fit_scaling(X[train], data.scale)
-    Xs = (X - x_shift) / x_scale
-    if task == "regression":
-        lo, hi = Y[train].min(axis=0), Y[train].max(axis=0)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        Y = 0.1 + (0.9 - 0.1) * (Y - lo) / span
-    return Dataset(
-        name=name,
-        x_train=Xs[train],
-        y_train=Y[train],
-        x_val=Xs[val],
-        y_val=Y[val],
-        x_test=Xs[test],
-        y_test=Y[test],
-        is_classification=task == "classification",
-        x_shift=x_shift,
-        x_scale=x_scale,
-        classes=classes,
-    )
-
-
 @pytest.mark.parametrize("name", ["digits", "iris", "breast_cancer", "diabetes"])
-def test_bundled_splits_are_the_ones_sklearn_made(name):
+def test_bundled_splits_are_the_ones_sklearn_made(name, monkeypatch):
     X, y = bundled(name)
     task = resolve_task("auto", y, name)
     for seed in (0, 1, 7, 42):
         for test_fraction, val_fraction in ((0.15, 0.15), (0.2, 0.1), (0.1, 0.3)):
             data = DataConfig(dataset=name, test_fraction=test_fraction, val_fraction=val_fraction)
             got = split_and_scale(name, X, y, task, data, seed, name)
-            want = _old_split_and_scale(name, X, y, task, data, seed, name)
+            with monkeypatch.context() as m:  # the same function, split by scikit-learn as it used to be
+                m.setattr(split, "train_test_indices", _sklearn)
+                want = split_and_scale(name, X, y, task, data, seed, name)
             for field in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "x_shift", "x_scale"):
                 g, w = getattr(got, field), getattr(want, field)
                 assert g.dtype == w.dtype and np.array_equal(g, w), (seed, test_fraction, field)

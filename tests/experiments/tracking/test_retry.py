@@ -12,6 +12,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 
 from experiments.errors import TrackingUnavailable
 from experiments.tracking.retry import is_transient, retrying
+from tests.experiments.test_failures import chained
 
 
 def failing(*errors: BaseException):
@@ -27,15 +28,9 @@ def failing(*errors: BaseException):
     return write, calls
 
 
-def sqlite_full() -> MlflowException:
+def sqlite_full() -> BaseException:
     """What MLflow's sqlite store raises when a write finds no room (SQLite says I/O error on EFBIG)."""
-    try:
-        try:
-            raise sqlite3.OperationalError("disk I/O error")
-        except sqlite3.OperationalError as e:
-            raise MlflowException(f"(sqlite3.OperationalError) {e}") from e
-    except MlflowException as e:
-        return e
+    return chained(MlflowException("(sqlite3.OperationalError) disk I/O error"), sqlite3.OperationalError())
 
 
 def test_a_server_that_comes_back_is_waited_for():
