@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from experiments.bench import measure
+from experiments.compile_cache import enable_compilation_cache
 
 try:
     from rich.console import Console
@@ -28,6 +29,7 @@ def command(*, json_out: bool, quick: bool) -> dict[str, Any]:
     Returns:
       The result of :func:`experiments.bench.measure`.
     """
+    enable_compilation_cache()
     result = measure(quick=quick)
     if json_out:
         print(to_json(result))

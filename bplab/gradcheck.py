@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from experiments import tracking
+from experiments.compile_cache import enable_compilation_cache
 from experiments.gradcheck.check import TensorCheck
 from experiments.gradcheck.command import GradcheckFailed, GradcheckResult, run_gradcheck
 
@@ -22,6 +23,7 @@ def command(config, overrides=(), *, x64: bool, epochs: int) -> GradcheckResult:
       BadInput: bad config, data or ``--epochs`` (exit 2).
       GradcheckFailed: the located equation (exit 1), after the table is printed.
     """
+    enable_compilation_cache()
     try:
         result = run_gradcheck(config, overrides, x64=x64, epochs=epochs)
     except GradcheckFailed as e:

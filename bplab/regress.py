@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from experiments.compile_cache import enable_compilation_cache
 from experiments.regression import SuiteFailed, SuiteResult, regress
 from experiments.regression.report import REPORT_COLUMNS, report_rows
 
@@ -22,6 +23,7 @@ def print_report(result: SuiteResult) -> None:
 
 def command(suite, *, update_baseline: bool) -> None:
     """Runs the suite; a regression raises (exit 1) after the table is printed."""
+    enable_compilation_cache()
     try:
         result = regress(suite, update_baseline=update_baseline, log=print)
     except SuiteFailed as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from experiments.compile_cache import enable_compilation_cache
 from experiments.replay import ReplayFailed, ReplayResult, replay
 
 COLUMNS = ("quantity", "compared", "first mismatch", "recorded", "replayed", "max rel diff", "result")
@@ -12,6 +13,7 @@ COLUMNS = ("quantity", "compared", "first mismatch", "recorded", "replayed", "ma
 
 def command(run_id: str, *, rtol: float | None) -> ReplayResult:
     """Replays the run and prints the table; a mismatch raises (exit 1) after the table is printed."""
+    enable_compilation_cache()
     try:
         result = replay(run_id, rtol=rtol)
     except ReplayFailed as e:

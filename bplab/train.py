@@ -7,6 +7,7 @@ import sys
 
 from bplab.progress import EpochProgress
 from experiments import tracking
+from experiments.compile_cache import enable_compilation_cache
 from experiments.config import load_config
 from experiments.errors import RunFailed, TrackingUnavailable
 from experiments.run import RunResult, train_run
@@ -25,6 +26,7 @@ def command(config, overrides=(), *, system_metrics: bool = False) -> RunResult:
       RunFailed: the run ended FAILED (exit 1); its URL is printed on stderr first.
     """
     cfg = load_config(config, overrides)
+    enable_compilation_cache()
     if system_metrics:  # MLflow's own switch; the run opened below honours it
         os.environ[ENABLE_ENV] = "true"
     try:

@@ -23,10 +23,10 @@ from pathlib import Path
 import jax
 
 from experiments import tracking
+from experiments.compile_cache import enable_compilation_cache
 from experiments.config import load_config
 from experiments.signals import terminate_as_interrupt
 from experiments.tracking.reconcile import reconcile_at_start
-from sweeps.cache import enable_compilation_cache
 from sweeps.finish import finish, result, stop_parent, storage_lost
 from sweeps.parent import open_parent
 from sweeps.population import default_population

@@ -32,10 +32,10 @@ from typing import TypeVar
 import optuna
 from optuna.trial import TrialState
 
+from experiments.compile_cache import enable_compilation_cache
 from experiments.errors import failure_reason
 from experiments.names import STORAGE_UNAVAILABLE
 from experiments.signals import terminate_as_interrupt
-from sweeps.cache import enable_compilation_cache
 from sweeps.failure import StorageLost, classify, root_cause
 from sweeps.objective import Outcome, TrialContext, run_trial
 from sweeps.population import work_batch

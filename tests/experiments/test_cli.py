@@ -56,7 +56,8 @@ def trained(tmp_path_factory):
         f"[train]\nlr = 0.5\nbatch_size = 8\nepochs = {EPOCHS}\ngradcheck_every = 1\n",
         encoding="utf-8",
     )
-    proc = run_bplab(["train", config, "--set", "train.seed=3"], folder)
+    jax_cache = folder / "jax-cache"  # its own, to see what this run leaves in it
+    proc = run_bplab(["train", config, "--set", "train.seed=3"], folder, BPLAB_JAX_CACHE=str(jax_cache))
     assert proc.returncode == 0, proc.stderr
     client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
     return folder, proc, client, _only_run(client, "iris-test")
@@ -69,6 +70,14 @@ def test_train_prints_progress_and_the_run(trained):
     assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["1/2", "2/2"]
     assert run.info.run_id in proc.stdout
     assert "test_accuracy=" in proc.stdout
+
+
+@pytest.mark.integration
+def test_train_leaves_its_compiled_programs_in_the_private_cache(trained):
+    folder = trained[0]
+    cache = folder / "jax-cache"
+    assert cache.stat().st_mode & 0o777 == 0o700
+    assert len(list(cache.iterdir())) >= 3  # the epoch, evaluation and the gradient check at least
 
 
 @pytest.mark.integration

@@ -1,8 +1,9 @@
 """JAX's persistent compilation cache, in a folder only this user can read.
 
-A sweep compiles one program per architecture; workers are fresh processes (spawned, not forked), so
-without a cache on disk every worker compiles every architecture again. The cache holds compiled
-code that JAX loads and runs, so it lives in a private folder (mode 0700) that nobody else can write.
+Every bplab process that trains compiles the same few dozen programs (the epoch, evaluation, the
+gradient check) again, and sweep workers are fresh processes (spawned, not forked). With the cache on
+disk a second ``bplab train`` or a new worker loads them instead. The cache holds compiled code that
+JAX loads and runs, so it lives in a private folder (mode 0700) that nobody else can write.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def enable_compilation_cache() -> Path | None:
     try:
         folder = private_dir(cache_dir())
     except OSError:
-        return None  # a read-only home: run without the cache rather than fail the sweep
+        return None  # a read-only home: run without the cache rather than fail the command
     if folder is None:
         return None
     jax.config.update("jax_compilation_cache_dir", str(folder))
