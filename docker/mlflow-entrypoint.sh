@@ -7,6 +7,7 @@
 #   MLFLOW_AUTH_DATABASE_URI                      where the auth app keeps users and permissions
 #   MLFLOW_FLASK_SERVER_SECRET_KEY                CSRF secret of the auth app (same on every replica)
 #   MLFLOW_AUTH_DEFAULT_PERMISSION                what a signed-in user may do by default (READ)
+#   MLFLOW_AUTH_CACHE_TTL_SECONDS                 how long a checked password is trusted (60; 0: never)
 #   MLFLOW_AUTH_CONFIG_DIR                        where the ini is written (default /tmp/mlflow-auth)
 set -eu
 
@@ -42,6 +43,14 @@ if $serves; then
     esac
 fi
 
+# Without the cache every request hashes the password again (PBKDF2, tens of milliseconds of CPU by
+# design): a sweep's tracking then costs the server more than the sweep. A password changed through
+# the API is seen at once by the worker that changed it and by the others within the TTL.
+ttl="${MLFLOW_AUTH_CACHE_TTL_SECONDS:-60}"
+case "$ttl" in
+    '' | *[!0-9]*) die "MLFLOW_AUTH_CACHE_TTL_SECONDS must be a whole number of seconds, not '$ttl'" ;;
+esac
+
 # configparser reads '%' as interpolation, and a URL-encoded database password contains '%'.
 ini_escape() { printf '%s' "$1" | sed 's/%/%%/g'; }
 
@@ -56,6 +65,7 @@ database_uri = $(ini_escape "$MLFLOW_AUTH_DATABASE_URI")
 admin_username = $(ini_escape "$MLFLOW_ADMIN_USERNAME")
 admin_password = $(ini_escape "$MLFLOW_ADMIN_PASSWORD")
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+auth_cache_ttl_seconds = $ttl
 INI
 
 exec "$@"

@@ -175,6 +175,21 @@ def test_entrypoint_refuses_a_short_password_and_a_server_without_auth(tmp_path)
     assert r.returncode == 64 and "--app-name basic-auth" in r.stderr
 
 
+@pytest.mark.parametrize("ttl", ["1m", "-5", "6 0"])
+def test_entrypoint_refuses_an_auth_cache_ttl_that_is_not_whole_seconds(tmp_path, ttl):
+    env = {**GOOD, "MLFLOW_AUTH_CACHE_TTL_SECONDS": ttl}
+    r = run_entrypoint(tmp_path, env, "true")
+    assert r.returncode == 64 and len(r.stderr.strip().splitlines()) == 1
+    assert "MLFLOW_AUTH_CACHE_TTL_SECONDS must be a whole number of seconds" in r.stderr
+
+
+def test_entrypoint_auth_cache_ttl_can_be_turned_off(tmp_path):
+    env = {**GOOD, "MLFLOW_AUTH_CACHE_TTL_SECONDS": "0"}
+    r = run_entrypoint(tmp_path, env, "sh", "-c", 'cat "$MLFLOW_AUTH_CONFIG_PATH"')
+    assert r.returncode == 0, r.stderr
+    assert "auth_cache_ttl_seconds = 0" in r.stdout.splitlines()
+
+
 UNAUTHENTICATED_SERVERS = [
     ["mlflow", "server", "--port", "5000"],
     ["/usr/local/bin/mlflow", "server"],
@@ -235,3 +250,4 @@ def test_entrypoint_writes_a_private_auth_ini_and_execs_the_command(tmp_path):
     assert parser["mlflow"]["admin_password"] == GOOD["MLFLOW_ADMIN_PASSWORD"]
     assert parser["mlflow"]["database_uri"] == GOOD["MLFLOW_AUTH_DATABASE_URI"]
     assert parser["mlflow"]["default_permission"] == "READ"
+    assert parser["mlflow"]["auth_cache_ttl_seconds"] == "60"  # a password is not hashed per request
