@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,14 @@ from bplab.app import main
 from experiments import tracking
 from experiments.names import TAG_PID_START
 from experiments.process import process_tags
-from tests.support.processes import CONFIGS, Procs, clean_env, free_port, http_status, run_bplab, wait_for
+from tests.support.processes import (
+    CONFIGS,
+    Procs,
+    clean_env,
+    run_bplab,
+    start_mlflow_server,
+    wait_for,
+)  # fmt: skip
 
 pytestmark = pytest.mark.integration
 
@@ -81,24 +87,11 @@ def test_a_sigkilled_train_is_ended_and_a_live_run_is_not(procs, tmp_path, monke
     tracking.end_run(live)
 
 
-def _mlflow_server(procs: Procs, backend: str, folder: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    argv = [
-        sys.executable, "-m", "mlflow", "server", "--backend-store-uri", backend,
-        "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-        "--workers", "1",
-    ]  # fmt: skip
-    server = procs.start(argv, cwd=folder, env=clean_env(), name="mlflow")
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: http_status(url + "/health") == 200, timeout=180, what="mlflow server", proc=server)
-    return server, url
-
-
 def test_a_run_whose_server_died_is_ended_once_the_server_is_back(tmp_path, monkeypatch, capsys):
     procs = Procs(tmp_path)
     try:
         backend = f"sqlite:///{tmp_path / 'server.db'}"
-        server, url = _mlflow_server(procs, backend, tmp_path)
+        server, url = start_mlflow_server(procs, backend, tmp_path)
         train = procs.start(
             ["bplab", *map(str, LONG_TRAIN)], cwd=tmp_path, env=clean_env(MLFLOW_TRACKING_URI=url), name="t"
         )
@@ -109,7 +102,7 @@ def test_a_run_whose_server_died_is_ended_once_the_server_is_back(tmp_path, monk
         sigkill(train)
         assert running_in(tmp_path / "server.db") == [run_id]
 
-        _, url = _mlflow_server(procs, backend, tmp_path)  # back, on the same store
+        _, url = start_mlflow_server(procs, backend, tmp_path)  # back, on the same store
         monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
         capsys.readouterr()
         with pytest.raises(SystemExit) as exit_:

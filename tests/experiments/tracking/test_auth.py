@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import signal
-import sys
 import urllib.request
 
 import pytest
@@ -17,7 +16,11 @@ from bplab.app import main
 from experiments import tracking
 from experiments.errors import BadInput
 from experiments.tracking.store import check_write_access
-from tests.support.processes import CONFIGS, Procs, clean_env, free_port, http_status, wait_for
+from tests.support.processes import (
+    CONFIGS,
+    Procs,
+    start_mlflow_server,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -46,19 +49,12 @@ def auth_server(tmp_path_factory):
         "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
     }
     ini.write_text("[mlflow]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
-    port = free_port()
-    argv = [
-        sys.executable, "-m", "mlflow", "server", "--app-name", "basic-auth",
-        "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
-        "--artifacts-destination", str(folder / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
-    env = clean_env(MLFLOW_AUTH_CONFIG_PATH=str(ini), MLFLOW_FLASK_SERVER_SECRET_KEY="test-secret")
     procs = Procs(folder)
     try:
-        server = procs.start(argv, cwd=folder, env=env, name="mlflow")
-        url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: http_status(url + "/health") == 200, timeout=180, what="mlflow server", proc=server)
+        _server, url = start_mlflow_server(
+            procs, f"sqlite:///{folder / 'mlflow.db'}", folder, "--app-name", "basic-auth",
+            MLFLOW_AUTH_CONFIG_PATH=str(ini), MLFLOW_FLASK_SERVER_SECRET_KEY="test-secret",
+        )  # fmt: skip
         _post(url, "/api/2.0/mlflow/users/create", {"username": BOB[0], "password": BOB[1]}, ADMIN)
         yield url
     finally:

@@ -2,48 +2,25 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from mlflow.tracking import MlflowClient
 
 from bplab.app import main
-from experiments.tracking.ui import stop_process_group, ui_env, wait_until_up
-from tests.support.processes import CONFIGS, free_port
+from tests.support.processes import CONFIGS, Procs, start_mlflow_server
 
 pytestmark = pytest.mark.integration
-
-
-def _start_mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", backend_uri,
-        "--artifacts-destination", str(artifacts),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=ui_env(), start_new_session=True
-        )
-    url = f"http://127.0.0.1:{port}"
-    if not wait_until_up(url, proc, timeout_s=180):
-        stop_process_group(proc)
-        pytest.fail(f"mlflow server did not start:\n{log.read_text()[-3000:]}")
-    return proc, url
 
 
 @pytest.fixture
 def mlflow_server_on_postgres(pg_server, databases, tmp_path):
     dbname = databases.create("mlflow")
     backend = pg_server.url(dbname)  # psycopg2 named: SQLAlchemy 2.1 would pick psycopg 3 for a bare URL
-    proc, url = _start_mlflow_server(backend, tmp_path / "server-artifacts", tmp_path / "server.log")
+    procs = Procs(tmp_path)
     try:
+        _server, url = start_mlflow_server(procs, backend, tmp_path)
         yield url, dbname
     finally:
-        stop_process_group(proc)
+        procs.stop_all()
 
 
 def test_bplab_train_over_http_into_postgres(
