@@ -86,6 +86,8 @@ def test_mlflow_service_is_authenticated_postgres_backed_and_proxies_artifacts(e
     assert e["MLFLOW_BACKEND_STORE_URI"].endswith("@postgres:5432/mlflow")
     assert e["MLFLOW_AUTH_DATABASE_URI"].endswith("@postgres:5432/mlflow_auth")
     assert e["MLFLOW_ADMIN_PASSWORD"] == "admin-secret-123"
+    assert e["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"  # no dozen idle GenAI job processes
+    assert e["MLFLOW_AUTH_CACHE_TTL_SECONDS"] == "60"
     assert "/health" in " ".join(svc["healthcheck"]["test"])
     assert svc["depends_on"] == {"postgres": {"condition": "service_healthy"}}
 
