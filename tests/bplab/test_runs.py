@@ -16,14 +16,7 @@ from bplab.app import main
 from experiments import tracking
 from experiments.names import TAG_PID_START
 from experiments.process import process_tags
-from tests.support.processes import (
-    CONFIGS,
-    Procs,
-    clean_env,
-    run_bplab,
-    start_mlflow_server,
-    wait_for,
-)  # fmt: skip
+from tests.support.processes import CONFIGS, Procs, clean_env, run_bplab, start_mlflow_server, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,7 @@ from bplab.app import main
 from experiments import tracking
 from experiments.errors import BadInput
 from experiments.tracking.store import check_write_access
-from tests.support.processes import (
-    CONFIGS,
-    Procs,
-    start_mlflow_server,
-)
+from tests.support.processes import CONFIGS, Procs, start_mlflow_server
 
 pytestmark = pytest.mark.integration
 
