@@ -25,9 +25,10 @@ def test_the_same_arrays_as_scikit_learns_loader(name):
     assert x.sum(axis=0).tobytes() == x_ref.sum(axis=0).tobytes()  # same rounding, bit for bit
 
 
-def test_digits_does_not_import_scikit_learn():
+def test_no_bundled_set_imports_scikit_learn():
     code = (
-        "import sys; from experiments.data.loaders import bundled; bundled('digits'); "
+        "import sys; from experiments.data.loaders import bundled; "
+        "[bundled(n) for n in ('digits', 'iris', 'breast_cancer', 'diabetes')]; "
         "print('sklearn' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
