@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from bplab.display import Display, final_report, status_line
 from experiments import tracking
+from experiments.compile_cache import enable_compilation_cache
 from sweeps.progress import Snapshot
 from sweeps.result import Ending, Opened, SweepResult
 from sweeps.sweep import run_sweep, run_worker
@@ -98,6 +99,7 @@ def sweep_command(
     such option). ``register``: a Model Registry name for the best trial's model, alias ``champion``.
     """
     out = out or sys.stdout
+    enable_compilation_cache()
     result = run_sweep(config, overrides, observer=Terminal(out), **options)
     if result.ending == Ending.READY:
         where = "" if options.get("storage") is None else f" --storage '{result.storage}'"
@@ -124,6 +126,7 @@ def worker_command(study: str, *, out: TextIO | None = None, **options: Any) -> 
     ``options`` are :func:`sweeps.sweep.run_worker`'s (``storage``, ``n_trials``, ``heartbeat``).
     """
     out = out or sys.stdout
+    enable_compilation_cache()
     result = run_worker(study, observer=Terminal(out, joined=True), **options)
     if result.ending == Ending.INTERRUPTED:
         print("bplab: worker interrupted; its trial was failed and queued again", file=sys.stderr)

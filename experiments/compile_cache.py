@@ -4,6 +4,9 @@ Every bplab process that trains compiles the same few dozen programs (the epoch,
 gradient check) again, and sweep workers are fresh processes (spawned, not forked). With the cache on
 disk a second ``bplab train`` or a new worker loads them instead. The cache holds compiled code that
 JAX loads and runs, so it lives in a private folder (mode 0700) that nobody else can write.
+
+It is process-wide JAX configuration, so the entry points turn it on (each ``bplab`` verb that
+compiles, and a spawned sweep worker), not the library functions they call.
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ from pathlib import Path
 import jax
 
 from experiments import tracking
-from experiments.compile_cache import enable_compilation_cache
 from experiments.config import load_config
 from experiments.signals import terminate_as_interrupt
 from experiments.tracking.reconcile import reconcile_at_start
@@ -174,7 +173,6 @@ def run_sweep(
     _opened(handle, observer)
     if workers == 0:
         return result(handle, Ending.READY)
-    enable_compilation_cache()
     start = time.monotonic()
     deadline = start + spec.timeout if spec.timeout else None
     try:
@@ -225,7 +223,6 @@ def run_worker(
     if handle.parent_run_id is None or tracking.run_status(handle.parent_run_id) != "RUNNING":
         open_parent(handle)
     _opened(handle, observer)
-    enable_compilation_cache()
     start = time.monotonic()
     try:
         _work(handle, observer, max_trials=n_trials, heartbeat=heartbeat, grad=grad)
