@@ -115,10 +115,13 @@ def ui_command(port: int, host: str = HOST) -> list[str]:
     return cmd
 
 
+# No background job runner: bplab uses none of MLflow's GenAI jobs, and it would add a dozen processes.
+NO_JOB_RUNNER = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 def ui_env() -> dict[str, str]:
-    """The server's environment: no background job runner (the UI does not need MLflow's GenAI jobs,
-    and on a laptop it would add a dozen processes)."""
-    return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    """The server's environment: this one, without MLflow's job runner (:data:`NO_JOB_RUNNER`)."""
+    return {**os.environ, **NO_JOB_RUNNER}
 
 
 def stop_process_group(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:

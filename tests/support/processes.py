@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from experiments.tracking.ui import NO_JOB_RUNNER
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "experiments" / "configs"
 VENV_BIN = Path(sys.executable).parent
@@ -149,21 +151,18 @@ class Procs:
 
 
 def start_mlflow_server(
-    procs: Procs, backend: str, folder: Path, *options: str, **env: str
+    procs: Procs, backend: str, folder: Path, *options: str, port: int | None = None, **env: str
 ) -> tuple[subprocess.Popen, str]:
-    """``mlflow server`` on ``backend`` at a free loopback port (one worker, artifacts proxied into
-    ``folder/artifacts``, output in ``folder``); returns it and its URL once ``/health`` answers.
-
-    Its GenAI job runner is off, as in ``bplab ui`` and the compose service: it would start a dozen
-    more Python processes, each importing MLflow, that nothing here uses.
-    """
-    port = free_port()
+    """``mlflow server`` on ``backend`` at ``port`` (a free loopback one by default; one worker,
+    artifacts proxied into ``folder/artifacts``, output in ``folder``); returns it and its URL once
+    ``/health`` answers. Its GenAI job runner is off, as in ``bplab ui`` and the compose service."""
+    port = port or free_port()
     argv = [
         sys.executable, "-m", "mlflow", "server", *options, "--backend-store-uri", backend,
         "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1",
     ]  # fmt: skip
-    env = clean_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **env)
+    env = clean_env(**NO_JOB_RUNNER, **env)
     server = procs.start(argv, cwd=folder, env=env, name="mlflow")
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: http_status(url + "/health") == 200, timeout=180, what="mlflow server", proc=server)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,8 +16,7 @@ from mlflow.tracking import MlflowClient
 from experiments.config import load_config
 from experiments.errors import TrackingUnavailable
 from experiments.run import train_run
-from experiments.tracking.ui import stop_process_group, ui_env, wait_until_up
-from tests.support.processes import CONFIGS, free_port
+from tests.support.processes import CONFIGS, Procs, free_port, start_mlflow_server
 
 pytestmark = pytest.mark.integration
 
@@ -31,29 +29,19 @@ class Server:
     def __init__(self, folder: Path):
         self.folder, self.port = folder, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.procs = Procs(folder)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        cmd = [
-            sys.executable, "-m", "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
-            "--artifacts-destination", str(self.folder / "artifacts"),
-            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
-        ]  # fmt: skip
-        with (self.folder / "server.log").open("a") as log:
-            self.proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=ui_env(), start_new_session=True
-            )
-        if not wait_until_up(self.url, self.proc, timeout_s=120):
-            pytest.fail(f"mlflow server did not start:\n{(self.folder / 'server.log').read_text()[-3000:]}")
+        backend = f"sqlite:///{self.folder / 'mlflow.db'}"
+        self.proc, _ = start_mlflow_server(self.procs, backend, self.folder, port=self.port)
 
     def kill(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            stop_process_group(self.proc)
+        self.procs.stop_all()
 
 
 @pytest.fixture(scope="module")
