@@ -54,8 +54,7 @@ def _shipped_csv(filename: str) -> tuple[np.ndarray, np.ndarray]:
     # The same memory layout as scikit-learn's arrays too (digits' X is a view of its table, the
     # others' a copy): sums over a view round differently, and the regression baseline is exact.
     if filename.endswith(".gz"):
-        with gzip.open(folder / filename, "rt", encoding="utf-8") as f:
-            table = np.loadtxt(f, delimiter=",")
+        table = _gzip_table(folder / filename, delimiter=",")
         x = table[:, :-1]
     else:
         table = np.loadtxt(folder / filename, delimiter=",", skiprows=1, encoding="utf-8")
@@ -83,9 +82,9 @@ def _diabetes() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _gzip_table(path: Path) -> np.ndarray:
+def _gzip_table(path: Path, **loadtxt) -> np.ndarray:
     with gzip.open(path, "rt", encoding="utf-8") as f:
-        return np.loadtxt(f)
+        return np.loadtxt(f, **loadtxt)
 
 
 def read_file(path: Path, shown: str) -> tuple[np.ndarray, np.ndarray]:
