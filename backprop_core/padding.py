@@ -116,13 +116,15 @@ def init_padded_params(
     padded = (sizes[0], *widths, sizes[-1])
     # 1/√n_{l−1} eagerly, exactly as init_params computes it: inside a jitted program XLA may turn
     # 1/sqrt into rsqrt, which is not correctly rounded. (Eager scalar ops compile per dtype only.)
-    scales = jnp.stack([(1.0 / jnp.sqrt(n)).astype(dtype) for n in sizes[:-1]])
+    # "normal" scales by exactly 1 (w·1 = w in IEEE arithmetic), so both inits share one program.
+    one = jnp.ones((), dtype)
+    scales = jnp.stack([(1.0 / jnp.sqrt(n)).astype(dtype) if init == "scaled" else one for n in sizes[:-1]])
     sizes = jnp.asarray(sizes, jnp.int32)
-    return _init_padded(key, sizes, scales, padded=padded, init=init, dtype=jnp.dtype(dtype))
+    return _init_padded(key, sizes, scales, padded=padded, dtype=jnp.dtype(dtype))
 
 
-@partial(jax.jit, static_argnames=("padded", "init", "dtype"))
-def _init_padded(key: Array, sizes: Array, scales: Array, *, padded: tuple[int, ...], init, dtype) -> Params:
+@partial(jax.jit, static_argnames=("padded", "dtype"))
+def _init_padded(key: Array, sizes: Array, scales: Array, *, padded: tuple[int, ...], dtype) -> Params:
     # Mirrors init_params draw for draw: the same key splits, the same normals, the same scaling.
     params = []
     for l, layer_key in enumerate(jax.random.split(key, len(padded) - 1)):
@@ -131,9 +133,7 @@ def _init_padded(key: Array, sizes: Array, scales: Array, *, padded: tuple[int, 
         r, c = jnp.arange(padded[l + 1])[:, None], jnp.arange(padded[l])[None, :]
         inside = (r < n_out) & (c < n_in)
         flat = jax.random.normal(w_key, (padded[l + 1] * padded[l],), dtype)
-        W = jnp.where(inside, flat[jnp.where(inside, r * n_in + c, 0)], 0)
-        if init == "scaled":
-            W = scales[l] * W
+        W = scales[l] * jnp.where(inside, flat[jnp.where(inside, r * n_in + c, 0)], 0)
         rows = jnp.arange(padded[l + 1]) < n_out
         b = jnp.where(rows, jax.random.normal(b_key, (padded[l + 1],), dtype), 0)
         params.append((W.astype(dtype), b))

@@ -286,3 +286,15 @@ def test_padded_init_is_the_padded_small_init_in_one_program(dtype, init, depth,
         assert _init_padded._cache_size() == compiled  # a new width, no new program
     with pytest.raises(ValueError, match="do not fit"):
         init_padded_params(jax.random.key(0), (3, 8, 2), (5,))
+
+
+def test_both_inits_share_one_padded_init_program():
+    """``normal`` scales by exactly 1, so a sweep over ``init`` compiles the padded draw once per depth."""
+    before = _init_padded._cache_size()
+    sizes, padded = (N_IN, 2, N_OUT), (11,)  # a padded shape no other test uses
+    for init in ("normal", "scaled"):
+        got = init_padded_params(jax.random.key(1), sizes, padded, init=init)
+        expected = pad_params(init_params(jax.random.key(1), sizes, init=init), padded)
+        for g, e in zip(jax.tree.leaves(got), jax.tree.leaves(expected)):
+            assert np.array_equal(g, e), init
+    assert _init_padded._cache_size() == before + 1
