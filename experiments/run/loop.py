@@ -197,10 +197,11 @@ def train_epochs(
         run = start(cfg, ds, dtype=dtype, run_id=run_id, grad=grad, pad_to=pad_to)
         epoch_grad = grad if (grad is not None and tr.grad == "manual") else tr.grad
         params, (x, y), (xv, yv) = run.params, run.train, run.val
-        for epoch in range(1, tr.epochs + 1):
+        # Iterated, not indexed: ``keys[e]`` is an eager slice per epoch, ``iter`` one unstack per run.
+        for epoch, epoch_key in enumerate(run.epoch_keys, start=1):
             t0 = time.perf_counter()
             params, m = train_epoch(
-                params, x, y, run.epoch_keys[epoch - 1], lr=run.lr, batch_size=tr.batch_size,
+                params, x, y, epoch_key, lr=run.lr, batch_size=tr.batch_size,
                 activation=cfg.model.activation, cost=cfg.model.cost, grad=epoch_grad,
                 unit_masks=run.masks,
             )  # fmt: skip
