@@ -19,13 +19,16 @@ from tests.sweeps.inprocess import use_tmp_stores
 
 pytestmark = pytest.mark.integration
 BUDGET = 5  # more trials than workers: the survivors share the rest and the retry
+# Grace period 3 beats = 6 s. With 1 s beats (3 s grace) one full-suite run on 2 cores failed a
+# second trial besides the killed one: most likely a survivor's beats stalled for 3 s under the load.
+HEARTBEAT_S = 2
 
 
 def create_study(cfg, study: str, storage: str, monkeypatch) -> str:
     """``bplab sweep CFG --study STUDY --workers 0 --storage STORAGE`` in-process; its MLflow URI."""
     uri = use_tmp_stores(monkeypatch, cfg.parent)
     out = io.StringIO()
-    rc = sweep_command(cfg, [], out=out, study=study, workers=0, storage=storage, heartbeat=1)
+    rc = sweep_command(cfg, [], out=out, study=study, workers=0, storage=storage, heartbeat=HEARTBEAT_S)
     assert rc == 0, out.getvalue()
     assert f"bplab worker --study {study}" in out.getvalue()
     return uri
@@ -35,7 +38,7 @@ def test_killed_worker_trial_is_failed_and_rerun_budget_exact(tmp_path, env, pro
     cfg = write_config(tmp_path, name="pg", n_trials=BUDGET, epochs=60)
     uri = create_study(cfg, "pg", pg_url, monkeypatch)
     env = {**env, "MLFLOW_TRACKING_URI": uri}
-    storage = ["--storage", pg_url, "--heartbeat", "1"]
+    storage = ["--storage", pg_url, "--heartbeat", str(HEARTBEAT_S)]
 
     workers = [procs.start(["worker", "--study", "pg", *storage], cwd=tmp_path, env=env) for _ in range(3)]
     study = optuna.load_study(study_name="pg", storage=pg_url)
@@ -98,7 +101,7 @@ def test_a_worker_whose_database_is_dropped_mid_trial_exits_1_with_one_line(
     cfg = write_config(tmp_path, name="drop", n_trials=1, epochs=400, sweep_extra='pruner = "none"')
     uri = create_study(cfg, "drop", url, monkeypatch)
     env = {**env, "MLFLOW_TRACKING_URI": uri}
-    storage = ["--storage", url, "--heartbeat", "1"]
+    storage = ["--storage", url, "--heartbeat", str(HEARTBEAT_S)]
     worker = procs.start(["worker", "--study", "drop", *storage], cwd=tmp_path, env=env)
     study = optuna.load_study(study_name="drop", storage=url)
 
