@@ -8,6 +8,14 @@ The modules, in the order a run meets them: :mod:`.preflight`, :mod:`.initial`, 
 from experiments.run.initial import initial_params, layer_sizes
 from experiments.run.loop import OnEpoch
 from experiments.run.preflight import prepare
-from experiments.run.train import RunResult, train_run
+from experiments.run.train import RunResult, compile_programs, train_run
 
-__all__ = ["OnEpoch", "RunResult", "initial_params", "layer_sizes", "prepare", "train_run"]
+__all__ = [
+    "OnEpoch",
+    "RunResult",
+    "compile_programs",
+    "initial_params",
+    "layer_sizes",
+    "prepare",
+    "train_run",
+]

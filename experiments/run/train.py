@@ -110,6 +110,20 @@ def train_run(
         raise failed from e
 
 
+def compile_programs(
+    cfg: RunConfig, *, grad: Callable | None = None, pad_to: Sequence[int] | None = None
+) -> None:
+    """Compiles the programs a run of ``cfg`` uses (initialiser, epoch, evaluation, gradient check)
+    by training it for one untracked epoch. It touches neither MLflow nor signal handlers, so it can
+    run in a background thread; ``grad`` and ``pad_to`` as in :func:`train_run`.
+
+    Raises:
+      BadInput: as :func:`~experiments.run.preflight.prepare`; and whatever the epoch raises.
+    """
+    one = cfg.with_values({"train.epochs": 1, "train.gradcheck_every": 0})
+    train_epochs(one, prepare(one, track=False), run_id=None, grad=grad, on_epoch=None, pad_to=pad_to)
+
+
 def open_run(
     cfg: RunConfig,
     *,
