@@ -105,6 +105,7 @@ class TrialContext:
       study_name: the Optuna study; parent_run_id: the MLflow parent run.
       grad: a replacement backward pass for every trial (``None``: the real one), as ``train_run``'s.
       after_epoch: called after each epoch is reported to Optuna (a live view redraws then).
+      before_train: called with the trial's config just before it trains.
     """
 
     base: RunConfig
@@ -113,6 +114,7 @@ class TrialContext:
     parent_run_id: str
     grad: Callable | None = None
     after_epoch: Callable[[], None] | None = None
+    before_train: Callable[[RunConfig], None] | None = None
 
 
 def run_tags(ctx: TrialContext, trial: optuna.Trial, retry_of: int | None) -> dict[str, str]:
@@ -134,6 +136,8 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
     params, cfg = sample(trial, ctx, retry_of=retry_of)
     if isinstance(cfg, Outcome):
         return cfg
+    if ctx.before_train is not None:
+        ctx.before_train(cfg)
     try:
         result = train_run(
             cfg,

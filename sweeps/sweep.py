@@ -106,7 +106,7 @@ def _work(
             if workers == 1:
                 work(
                     handle, max_trials=max_trials, deadline=deadline, on_change=changed, grad=grad,
-                    population=population,
+                    population=population, compile_ahead=True,
                 )  # fmt: skip
                 return []
             return run_spawned(

@@ -1,0 +1,86 @@
+"""Compiling the other depths' programs while the first trial trains.
+
+A first sweep (empty compilation cache) compiles a depth's programs (the padded initialiser, the
+epoch, evaluation, the gradient check: ~3 s of CPU on 2 cores) when its first trial starts, while
+the second core idles: ``--workers 1`` trains in one thread. So when the first trial starts, a
+thread trains one untracked epoch of a net of each *other* depth the space offers, padded as that
+depth's trials are (:mod:`sweeps.padding`). A later trial of that depth then finds its programs
+compiled (or in the persistent cache). The net has the padded widths themselves and the base
+config's other values: a trial that searches a static value (batch size, activation) may still
+compile its own. A failure in the thread only costs the trial its own compile, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from experiments.config import RunConfig
+from experiments.run import compile_programs
+from sweeps.padding import pad_for, space_max_widths
+from sweeps.space import SearchSpace
+
+log = logging.getLogger(__name__)
+JOIN_S = 10.0  # at most one depth's compile (~3 s on 2 cores) is left when the sweep ends
+
+
+def depths(space: SearchSpace) -> list[int]:
+    """The numbers of hidden layers a trial of ``space`` can have."""
+    hidden = space.param("model.hidden")
+    if hidden is not None:
+        return sorted({len(choice) for choice in hidden.choices})
+    return list(range(int(space.n_layers.low), int(space.n_layers.high) + 1))
+
+
+def depth_configs(base: RunConfig, space: SearchSpace, skip: int) -> list[tuple[RunConfig, tuple[int, ...]]]:
+    """A config and its padded widths for each padded depth of ``space`` other than ``skip``."""
+    out = []
+    for depth in depths(space):
+        if depth == skip:
+            continue
+        try:
+            cfg = base.with_values({"model.hidden": list(space_max_widths(space, depth))})
+        except Exception:  # a base the widest net does not suit: its trials say why
+            continue
+        pad = pad_for(cfg, space)
+        if pad is not None:
+            out.append((cfg, pad))
+    return out
+
+
+class CompileAhead:
+    """Starts compiling the other depths when the first trial starts (:meth:`trial_starts`)."""
+
+    def __init__(self, base: RunConfig, space: SearchSpace, grad: Callable | None = None):
+        self._base, self._space, self._grad = base, space, grad
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def trial_starts(self, cfg: RunConfig) -> None:
+        """A trial of ``cfg`` is about to train: the first call starts the thread for the other depths."""
+        if self._thread is not None:
+            return
+        todo = depth_configs(self._base, self._space, skip=len(cfg.model.hidden))
+        self._thread = threading.Thread(target=self._compile, args=(todo,), name="compile-ahead", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Waits until every depth is compiled (or failed)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def close(self) -> None:
+        """Stops after the depth being compiled; waits for it at most :data:`JOIN_S`."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(JOIN_S)
+
+    def _compile(self, todo: Sequence[tuple[RunConfig, tuple[int, ...]]]) -> None:
+        for cfg, pad in todo:
+            if self._stop.is_set():
+                return
+            try:
+                compile_programs(cfg, grad=self._grad, pad_to=pad)
+            except Exception as e:  # the trials of that depth compile for themselves
+                log.debug("compiling ahead for %s failed: %s", cfg.model.hidden, e)
