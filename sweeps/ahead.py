@@ -8,6 +8,10 @@ depth's trials are (:mod:`sweeps.padding`). A later trial of that depth then fin
 compiled (or in the persistent cache). The net has the padded widths themselves and the base
 config's other values: a trial that searches a static value (batch size, activation) may still
 compile its own. A failure in the thread only costs the trial its own compile, as before.
+
+The sweep waits for the depth being compiled when it ends: Ctrl-C during the first trial of a cold
+sweep then takes a few seconds (4.3 s against 1.3 s measured on 2 cores), since a thread still in
+XLA when the interpreter shuts down can abort the process.
 """
 
 from __future__ import annotations
