@@ -21,31 +21,24 @@ import threading
 from collections.abc import Callable, Sequence
 
 from experiments.config import RunConfig
+from experiments.errors import BadInput
 from experiments.run import compile_programs
-from sweeps.padding import pad_for, space_max_widths
+from sweeps.padding import pad_for, space_depths, space_max_widths
 from sweeps.space import SearchSpace
 
 log = logging.getLogger(__name__)
 JOIN_S = 10.0  # at most one depth's compile (~3 s on 2 cores) is left when the sweep ends
 
 
-def depths(space: SearchSpace) -> list[int]:
-    """The numbers of hidden layers a trial of ``space`` can have."""
-    hidden = space.param("model.hidden")
-    if hidden is not None:
-        return sorted({len(choice) for choice in hidden.choices})
-    return list(range(int(space.n_layers.low), int(space.n_layers.high) + 1))
-
-
 def depth_configs(base: RunConfig, space: SearchSpace, skip: int) -> list[tuple[RunConfig, tuple[int, ...]]]:
     """A config and its padded widths for each padded depth of ``space`` other than ``skip``."""
     out = []
-    for depth in depths(space):
+    for depth in space_depths(space):
         if depth == skip:
             continue
         try:
             cfg = base.with_values({"model.hidden": list(space_max_widths(space, depth))})
-        except Exception:  # a base the widest net does not suit: its trials say why
+        except BadInput:  # a base the widest net does not suit: its trials say why
             continue
         pad = pad_for(cfg, space)
         if pad is not None:

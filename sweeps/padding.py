@@ -56,6 +56,14 @@ def pad_widths(true_hidden: Sequence[int], space_max: Sequence[int], backend: st
     return space_max if cheap else None
 
 
+def space_depths(space: SearchSpace) -> list[int]:
+    """The numbers of hidden layers a trial of ``space`` can have."""
+    hidden = space.param("model.hidden")
+    if hidden is not None:
+        return sorted({len(choice) for choice in hidden.choices})
+    return list(range(int(space.n_layers.low), int(space.n_layers.high) + 1))
+
+
 def space_max_widths(space: SearchSpace, depth: int) -> tuple[int, ...]:
     """The largest width ``space`` offers each of ``depth`` hidden layers: per layer over the
     ``"model.hidden"`` choices of that depth when it searches them, else ``width``'s high bound."""

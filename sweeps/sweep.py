@@ -14,6 +14,7 @@ back as a :class:`~sweeps.result.SweepResult`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -26,6 +27,7 @@ from experiments import tracking
 from experiments.config import load_config
 from experiments.signals import terminate_as_interrupt
 from experiments.tracking.reconcile import reconcile_at_start
+from sweeps.ahead import CompileAhead
 from sweeps.finish import finish, result, stop_parent, storage_lost
 from sweeps.parent import open_parent
 from sweeps.population import default_population
@@ -103,11 +105,12 @@ def _work(
     try:
         with terminate_as_interrupt():
             changed()
-            if workers == 1:
-                work(
-                    handle, max_trials=max_trials, deadline=deadline, on_change=changed, grad=grad,
-                    population=population, compile_ahead=True,
-                )  # fmt: skip
+            if workers == 1:  # the one trial thread leaves a core idle: compile other depths on it
+                with contextlib.closing(CompileAhead(handle.base, handle.spec.space, grad)) as ahead:
+                    work(
+                        handle, max_trials=max_trials, deadline=deadline, on_change=changed, grad=grad,
+                        population=population, before_train=ahead.trial_starts,
+                    )  # fmt: skip
                 return []
             return run_spawned(
                 handle, workers=workers, deadline=deadline, heartbeat=heartbeat, on_change=changed, grad=grad

@@ -33,10 +33,10 @@ import optuna
 from optuna.trial import TrialState
 
 from experiments.compile_cache import enable_compilation_cache
+from experiments.config import RunConfig
 from experiments.errors import failure_reason
 from experiments.names import STORAGE_UNAVAILABLE
 from experiments.signals import terminate_as_interrupt
-from sweeps.ahead import CompileAhead
 from sweeps.failure import StorageLost, classify, root_cause
 from sweeps.objective import Outcome, TrialContext, run_trial
 from sweeps.population import work_batch
@@ -144,7 +144,7 @@ def work(
     wait_for_others: bool = True,
     grad: Callable | None = None,
     population: int = 1,
-    compile_ahead: bool = False,
+    before_train: Callable[[RunConfig], None] | None = None,
 ) -> int:
     """Runs trials of ``handle``'s study until the budget, ``max_trials`` or ``deadline`` (a
     ``time.monotonic()`` value) stops it; returns how many trials this worker ran.
@@ -152,9 +152,8 @@ def work(
     ``on_change`` is called after each trial is told, and after an epoch at most every
     :data:`REDRAW_S` seconds; ``grad`` replaces the backward pass of every
     trial (``None``: the real one); ``population`` > 1 reserves that many trials at a time and
-    trains them as populations (:mod:`sweeps.population`); ``compile_ahead`` compiles the other
-    depths' programs in a thread while the first trial trains (:mod:`sweeps.ahead`), for a worker
-    that has a core to spare.
+    trains them as populations (:mod:`sweeps.population`); ``before_train`` is called with each
+    trial's config just before it trains (:mod:`sweeps.ahead` starts compiling other depths then).
 
     Raises:
       KeyboardInterrupt: after failing and re-queueing the trial it interrupted.
@@ -162,28 +161,7 @@ def work(
     """
     spec = dataclasses.replace(handle.spec, n_trials=handle.budget)  # the budget in force
     redraw = None if on_change is None else _at_most_every(REDRAW_S, on_change)
-    ahead = CompileAhead(handle.base, spec.space, grad) if compile_ahead else None
-    ctx = TrialContext(
-        handle.base, spec, handle.name, handle.parent_run_id or "", grad, redraw,
-        before_train=None if ahead is None else ahead.trial_starts,
-    )  # fmt: skip
-    try:
-        return _trials(handle, ctx, max_trials, deadline, on_change, wait_for_others, population)
-    finally:
-        if ahead is not None:
-            ahead.close()
-
-
-def _trials(
-    handle: StudyHandle,
-    ctx: TrialContext,
-    max_trials: int | None,
-    deadline: float | None,
-    on_change: Callable[[], None] | None,
-    wait_for_others: bool,
-    population: int,
-) -> int:
-    """:func:`work`'s loop: reserve, run, tell, until nothing is left for this worker."""
+    ctx = TrialContext(handle.base, spec, handle.name, handle.parent_run_id or "", grad, redraw, before_train)
     with_storage(handle, partial(reap, handle))
     ran = 0
     while max_trials is None or ran < max_trials:

@@ -7,8 +7,8 @@ from backprop_core.padding import _init_padded
 from experiments.config import load_config
 from experiments.gradcheck.numerics import manual_vs_autodiff
 from experiments.run import train_run
-from sweeps.ahead import CompileAhead, depth_configs, depths
-from sweeps.padding import pad_for
+from sweeps.ahead import CompileAhead, depth_configs
+from sweeps.padding import pad_for, space_depths
 from sweeps.space import parse_sweep
 from tests.sweeps.conftest import TINY
 
@@ -30,7 +30,7 @@ def compiled() -> tuple[int, ...]:
 
 def test_each_other_depth_gets_its_widest_net_padded_as_its_trials(tmp_path):
     base, space = base_and_space(tmp_path)
-    assert depths(space) == [1, 2, 3]
+    assert space_depths(space) == [1, 2, 3]
     got = [(tuple(cfg.model.hidden), pad) for cfg, pad in depth_configs(base, space, skip=2)]
     assert got == [((7,), (7,)), ((7, 7, 7), (7, 7, 7))]
 
