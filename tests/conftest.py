@@ -21,6 +21,7 @@ from pathlib import Path
 import jax
 import pytest
 
+from experiments.compile_cache import enable_compilation_cache
 from tests.support.postgres import Databases, Server, session_server, stop_session_server
 from tests.support.processes import (
     BPLAB,
@@ -142,6 +143,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_configure(config: pytest.Config) -> None:
     make_session_caches()  # before xdist starts its workers, which inherit them
+    # In-process tests share compiled programs with the other workers and the processes they start
+    # (measured: the whole suite 282 -> 269 s, 520 -> 494 CPU-s on 2 cores).
+    enable_compilation_cache()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

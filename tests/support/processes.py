@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from experiments.compile_cache import ENV_CACHE
 from experiments.tracking.ui import NO_JOB_RUNNER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,12 +42,14 @@ SESSION_CACHES = "TESTS_SESSION_CACHES"
 
 def make_session_caches() -> None:
     """Creates the session's cache folders, removed when this (the first) process exits; points
-    ``XDG_CACHE_HOME`` (bplab's user cache) of this process and those it starts into them."""
+    ``XDG_CACHE_HOME`` (bplab's user cache) and ``BPLAB_JAX_CACHE`` of this process and those it
+    starts into them."""
     if SESSION_CACHES not in os.environ:
         folder = tempfile.mkdtemp(prefix="bplab-test-caches-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         os.environ[SESSION_CACHES] = folder
         os.environ["XDG_CACHE_HOME"] = str(Path(folder) / "xdg")
+        os.environ[ENV_CACHE] = str(Path(folder) / "jax")  # what clean_env hands the processes, too
 
 
 def session_jax_cache() -> Path:

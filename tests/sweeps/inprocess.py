@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import session_jax_cache
-
 
 def use_tmp_stores(monkeypatch: pytest.MonkeyPatch, folder: Path) -> str:
     """Works in ``folder`` with its own journal and MLflow store; returns the MLflow URI."""
@@ -15,7 +13,6 @@ def use_tmp_stores(monkeypatch: pytest.MonkeyPatch, folder: Path) -> str:
     monkeypatch.chdir(folder)
     monkeypatch.delenv("BPLAB_OPTUNA_STORAGE", raising=False)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # restored after the test, unlike a sweep's own setting
-    monkeypatch.setenv("BPLAB_JAX_CACHE", str(session_jax_cache()))
     return uri
 
 
