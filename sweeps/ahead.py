@@ -7,7 +7,9 @@ thread trains one untracked epoch of a net of each *other* depth the space offer
 depth's trials are (:mod:`sweeps.padding`). A later trial of that depth then finds its programs
 compiled (or in the persistent cache). The net has the padded widths themselves and the base
 config's other values: a trial that searches a static value (batch size, activation) may still
-compile its own. A failure in the thread only costs the trial its own compile, as before.
+compile its own. A failure in the thread only costs the trial its own compile, as before. Then the
+thread imports what the sweep's plots need (~1 s, :func:`sweeps.plots.import_plotting`): a warm
+30-trial digits sweep took 17.3 -> 16.8 s (mean of 3 runs each, 2 cores).
 
 The sweep waits for the depth being compiled when it ends: Ctrl-C during the first trial of a cold
 sweep then takes a few seconds (4.3 s against 1.3 s measured on 2 cores), since a thread still in
@@ -24,6 +26,7 @@ from experiments.config import RunConfig
 from experiments.errors import BadInput
 from experiments.run import compile_programs
 from sweeps.padding import pad_for, space_depths, space_max_widths
+from sweeps.plots import import_plotting
 from sweeps.space import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -81,3 +84,9 @@ class CompileAhead:
                 compile_programs(cfg, grad=self._grad, pad_to=pad)
             except Exception as e:  # the trials of that depth compile for themselves
                 log.debug("compiling ahead for %s failed: %s", cfg.model.hidden, e)
+        if self._stop.is_set():
+            return
+        try:
+            import_plotting()  # the sweep's end draws its plots; their imports need not wait for it
+        except Exception as e:  # the end imports them again, and says what fails
+            log.debug("importing the plotting modules failed: %s", e)

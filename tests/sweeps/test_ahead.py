@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sweeps.ahead
 from backprop_core import evaluate, train_epoch
 from backprop_core.padding import _init_padded
 from experiments.config import load_config
@@ -52,3 +53,20 @@ def test_a_trial_of_an_other_depth_compiles_nothing_new(tmp_path):
     assert trial([7, 5, 6]) == [0, 0, 0, 0]  # depth 3: compiled ahead
     # The measure sees a compile: depth 1 was the first trial's own, left to it.
     assert trial([6]) == [1, 1, 1, 1]
+
+
+def test_the_thread_imports_the_plotting_modules_after_compiling_unless_stopped(tmp_path, monkeypatch):
+    base, space = base_and_space(tmp_path)
+    calls = []
+    monkeypatch.setattr(sweeps.ahead, "import_plotting", lambda: calls.append(compiled()))
+    monkeypatch.setattr(sweeps.ahead, "depth_configs", lambda *a, **k: [])  # nothing to compile
+    ahead = CompileAhead(base, space)
+    ahead.trial_starts(base)
+    ahead.wait()
+    assert len(calls) == 1
+
+    stopped = CompileAhead(base, space)
+    stopped.close()  # the sweep ended before its first trial started the thread
+    stopped.trial_starts(base)
+    stopped.wait()
+    assert len(calls) == 1
