@@ -34,6 +34,7 @@ def render(doc: dict) -> str:
     )
     lines = [
         f"sweep benchmark: {doc['config']}, {doc['epochs']} epochs per trial, no pruning, --workers 1",
+        *([f"each row and floor: the median of {doc['repeat']} runs"] if doc.get("repeat", 1) > 1 else []),
         "",
         head,
         "-" * len(head),

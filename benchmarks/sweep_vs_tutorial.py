@@ -3,6 +3,7 @@
     python -m benchmarks.sweep_vs_tutorial                    # 30 and 100 trials × 30 epochs of digits
     python -m benchmarks.sweep_vs_tutorial --n-trials 30      # one size
     python -m benchmarks.sweep_vs_tutorial --quick            # 4 trials × 3 epochs: a smoke run
+    python -m benchmarks.sweep_vs_tutorial --repeat 3         # each row the median of 3 runs
     python -m benchmarks.sweep_vs_tutorial --json             # the same numbers as one JSON document
 
 Per trial count N, in fresh temporary folders, both stores embedded (Optuna journal or SQLite, MLflow
@@ -20,6 +21,9 @@ of a trial, not two pruners' luck):
   is overhead.
 
 Shared machines are noisy: the load average is recorded; read the ratios, not the absolute seconds.
+One run of a row can differ from the next by more than a target's margin (3.41× and 2.99× for the same
+code): ``--repeat R`` measures every trial count R times, each in fresh folders, and reports the median
+seconds of each row and of the floor (every run's seconds stay in ``--json``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -102,7 +107,24 @@ def measure_n(n: int, epochs: int, *, config: Path, root: Path, timeout: float) 
     return {"n_trials": n, "epochs": epochs, "floor": floor, "rows": rows}
 
 
-def benchmark(ns: list[int], epochs: int, *, config: Path, timeout: float) -> dict:
+def median_result(runs: list[dict]) -> dict:
+    """One trial count's result from several runs of :func:`measure_n`: each row's seconds and the
+    floor's are the medians, with every run's seconds beside them (``*_runs_s``, ``runs_s``)."""
+    first = runs[0]
+    rows = []
+    for i, row in enumerate(first["rows"]):
+        ours, peer = ([run["rows"][i][key] for run in runs] for key in ("ours_s", "peer_s"))
+        mid = dict(row, ours_s=statistics.median(ours), peer_s=statistics.median(peer))
+        mid.update(ours_runs_s=ours, peer_runs_s=peer, peer_over_ours=mid["peer_s"] / mid["ours_s"])
+        for side in ("ours", "peer"):
+            mid[f"{side}_trials_per_min"] = 60 * row["n_trials"] / mid[f"{side}_s"]
+        rows.append(mid)
+    floors = [run["floor"]["seconds"] for run in runs]
+    floor = dict(first["floor"], seconds=statistics.median(floors), runs_s=floors)
+    return dict(first, rows=rows, floor=floor)
+
+
+def benchmark(ns: list[int], epochs: int, *, config: Path, timeout: float, repeat: int = 1) -> dict:
     """Every measurement of one benchmark run, as the JSON document ``--json`` prints."""
     load_start, code_start = os.getloadavg(), source_fingerprint()
     results = []
@@ -111,7 +133,11 @@ def benchmark(ns: list[int], epochs: int, *, config: Path, timeout: float) -> di
         startup = startup_seconds(cwd=Path(tmp))
         _log(f"start-up {startup:.2f} s")
         for n in ns:
-            results.append(measure_n(n, epochs, config=config, root=Path(tmp) / f"n{n}", timeout=timeout))
+            runs = [
+                measure_n(n, epochs, config=config, root=Path(tmp) / f"n{n}-run{r}", timeout=timeout)
+                for r in range(repeat)
+            ]
+            results.append(median_result(runs))
     for result in results:
         base = result["floor"]["seconds"] + startup
         for row in result["rows"]:
@@ -120,6 +146,7 @@ def benchmark(ns: list[int], epochs: int, *, config: Path, timeout: float) -> di
     doc = {
         "config": str(config),
         "epochs": epochs,
+        "repeat": repeat,
         "startup_s": startup,
         "results": results,
         "machine": {"cpu_count": os.cpu_count(), "loadavg_start": load_start, "loadavg_end": os.getloadavg()},
@@ -143,11 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="4 trials × 3 epochs: proves the benchmark runs")
     ap.add_argument("--config", type=Path, default=CONFIG)
     ap.add_argument("--timeout", type=float, default=3600, help="seconds allowed to each command")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each trial count; rows report medians")
     ap.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     args = ap.parse_args(argv)
     ns, epochs = ([4], 3) if args.quick else (args.n_trials, args.epochs)
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
     try:
-        doc = benchmark(ns, epochs, config=args.config.resolve(), timeout=args.timeout)
+        doc = benchmark(ns, epochs, config=args.config.resolve(), timeout=args.timeout, repeat=args.repeat)
     except CommandFailed as e:
         print(f"benchmark failed: {e}", file=sys.stderr)
         return 1
