@@ -60,6 +60,14 @@ def _entries(cache: Path) -> int:
     return sum(1 for _ in cache.rglob("*")) if cache.exists() else 0
 
 
+def with_rates(row: dict) -> dict:
+    """``row`` with what its ``ours_s`` and ``peer_s`` give: trials per minute and ``peer / ours``."""
+    n, ours, peer = row["n_trials"], row["ours_s"], row["peer_s"]
+    return dict(
+        row, ours_trials_per_min=60 * n / ours, peer_trials_per_min=60 * n / peer, peer_over_ours=peer / ours
+    )
+
+
 def measure_n(n: int, epochs: int, *, config: Path, root: Path, timeout: float) -> dict:
     """Both sides in both cache states at ``n`` trials, then the floor of the empty sweep's trials."""
     ours_dir, peer_dir, cache = root / "bplab", root / "tutorial", root / "jax-cache"
@@ -83,17 +91,16 @@ def measure_n(n: int, epochs: int, *, config: Path, root: Path, timeout: float) 
             seconds[side] = run_timed(cmd, cwd=cwd, env=env, timeout=timeout)[0]
             _log(f"N={n} {state}: {side} {seconds[side]:.1f} s")
         rows.append(
-            {
-                "n_trials": n,
-                "cache": state,
-                "cache_entries_before": entries_before,
-                "cache_entries_after": _entries(cache),
-                "ours_s": seconds["ours"],
-                "peer_s": seconds["peer"],
-                "ours_trials_per_min": 60 * n / seconds["ours"],
-                "peer_trials_per_min": 60 * n / seconds["peer"],
-                "peer_over_ours": seconds["peer"] / seconds["ours"],
-            }
+            with_rates(
+                {
+                    "n_trials": n,
+                    "cache": state,
+                    "cache_entries_before": entries_before,
+                    "cache_entries_after": _entries(cache),
+                    "ours_s": seconds["ours"],
+                    "peer_s": seconds["peer"],
+                }
+            )
         )
     _log(f"N={n}: compute floor …")
     floor_cmd = [*python(), "-m", "benchmarks.floor", "--journal", str(ours_dir / "optuna.journal")]
@@ -115,10 +122,7 @@ def median_result(runs: list[dict]) -> dict:
     for i, row in enumerate(first["rows"]):
         ours, peer = ([run["rows"][i][key] for run in runs] for key in ("ours_s", "peer_s"))
         mid = dict(row, ours_s=statistics.median(ours), peer_s=statistics.median(peer))
-        mid.update(ours_runs_s=ours, peer_runs_s=peer, peer_over_ours=mid["peer_s"] / mid["ours_s"])
-        for side in ("ours", "peer"):
-            mid[f"{side}_trials_per_min"] = 60 * row["n_trials"] / mid[f"{side}_s"]
-        rows.append(mid)
+        rows.append(with_rates(dict(mid, ours_runs_s=ours, peer_runs_s=peer)))
     floors = [run["floor"]["seconds"] for run in runs]
     floor = dict(first["floor"], seconds=statistics.median(floors), runs_s=floors)
     return dict(first, rows=rows, floor=floor)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from experiments.config import RunConfig
 from experiments.errors import BadInput
@@ -61,12 +62,20 @@ class CompileAhead:
         """A trial of ``cfg`` is about to train: the first call starts the thread for the other depths."""
         if self._thread is not None:
             return
-        todo = depth_configs(self._base, self._space, skip=len(cfg.model.hidden))
-        self._thread = threading.Thread(target=self._compile, args=(todo,), name="compile-ahead", daemon=True)
+        steps = [
+            (
+                f"compiling ahead for {other.model.hidden}",
+                partial(compile_programs, other, grad=self._grad, pad_to=pad),
+            )
+            for other, pad in depth_configs(self._base, self._space, skip=len(cfg.model.hidden))
+        ]
+        # the sweep's end draws its plots; their imports need not wait for it
+        steps.append(("importing the plotting modules", import_plotting))
+        self._thread = threading.Thread(target=self._run, args=(steps,), name="compile-ahead", daemon=True)
         self._thread.start()
 
     def wait(self) -> None:
-        """Waits until every depth is compiled (or failed)."""
+        """Waits until every depth is compiled and the plotting modules imported (or failed)."""
         if self._thread is not None:
             self._thread.join()
 
@@ -76,17 +85,11 @@ class CompileAhead:
         if self._thread is not None:
             self._thread.join(JOIN_S)
 
-    def _compile(self, todo: Sequence[tuple[RunConfig, tuple[int, ...]]]) -> None:
-        for cfg, pad in todo:
+    def _run(self, steps: Sequence[tuple[str, Callable[[], object]]]) -> None:
+        for what, step in steps:
             if self._stop.is_set():
                 return
             try:
-                compile_programs(cfg, grad=self._grad, pad_to=pad)
-            except Exception as e:  # the trials of that depth compile for themselves
-                log.debug("compiling ahead for %s failed: %s", cfg.model.hidden, e)
-        if self._stop.is_set():
-            return
-        try:
-            import_plotting()  # the sweep's end draws its plots; their imports need not wait for it
-        except Exception as e:  # the end imports them again, and says what fails
-            log.debug("importing the plotting modules failed: %s", e)
+                step()
+            except Exception as e:  # the sweep does it again itself when it needs it, and says what fails
+                log.debug("%s failed: %s", what, e)

@@ -58,7 +58,7 @@ def test_a_trial_of_an_other_depth_compiles_nothing_new(tmp_path):
 def test_the_thread_imports_the_plotting_modules_after_compiling_unless_stopped(tmp_path, monkeypatch):
     base, space = base_and_space(tmp_path)
     calls = []
-    monkeypatch.setattr(sweeps.ahead, "import_plotting", lambda: calls.append(compiled()))
+    monkeypatch.setattr(sweeps.ahead, "import_plotting", lambda: calls.append("imported"))
     monkeypatch.setattr(sweeps.ahead, "depth_configs", lambda *a, **k: [])  # nothing to compile
     ahead = CompileAhead(base, space)
     ahead.trial_starts(base)
