@@ -6,12 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-durations lint bench clean
 
+# uv installs the project into the venv: from an empty cache it takes about 10 s here, where pip
+# took about 50 s for the same versions (JAX, MLflow, Optuna, scikit-learn, …; `make test` pays it
+# on every fresh clone). pip only fetches uv itself.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[test]'
 	touch $@
 
 # A small digits sweep (16 trials × 20 epochs, under a minute on 2 cores) on the embedded stores
