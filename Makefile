@@ -4,22 +4,33 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-durations lint bench clean
+.PHONY: demo test test-fast test-durations lint bench clean bytecode
 
-# uv installs the project into the venv: from an empty cache it takes about 10 s here, where pip
-# took about 50 s for the same versions (JAX, MLflow, Optuna, scikit-learn, …; `make test` pays it
-# on every fresh clone). pip only fetches uv itself.
+# uv installs the project into the venv: about 28 s here from an empty cache, where pip took about
+# 50 s for the same versions (`make test` pays it on every fresh clone); pip only fetches uv itself.
+# Bytecode is written at install, and for the project's own modules before each job: where
+# PYTHONDONTWRITEBYTECODE is set (as on CI here), Python would otherwise compile every module it
+# imports from source in every process (the imports of `bplab sweep`: 9.8 s instead of 3.9 s, and
+# 0.4 s of that is the project's own modules).
+PACKAGES := backprop_core experiments sweeps bplab benchmarks
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m uv pip install --quiet --python $(BIN)/python -e '.[test]'
+	$(BIN)/python -m uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[test]'
 	touch $@
+
+# Incremental: only modules changed since their bytecode was written are compiled again. pytest runs
+# with bytecode writing on, so each worker reuses the test modules its assertion rewriting compiled
+# (collecting the suite: 6.5 s instead of 8.0 s a worker).
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q $(PACKAGES) >/dev/null
 
 # A small digits sweep (16 trials × 20 epochs, under a minute on 2 cores) on the embedded stores
 # (./optuna.journal, ./mlflow.db); it ends with the best trials and the parent run's URL.
-demo: $(STAMP)
+demo: bytecode
 	$(BIN)/bplab sweep experiments/configs/digits.toml --study digits-demo --n-trials 16 --set train.epochs=20
 	@echo "Open the MLflow UI on these runs: $(BIN)/bplab ui   (then the parent run's URL above)"
 
@@ -31,23 +42,23 @@ CORES := $(shell nproc 2>/dev/null || echo 2)
 FAST_WORKERS ?= $(CORES)
 WORKERS ?= $(shell expr 2 \* $(CORES))
 
-test: $(STAMP)
+test: bytecode
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Everything that starts no service, subprocess or browser (the `integration` marker): under 90 s on 2 cores.
-test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not integration" -n $(FAST_WORKERS) --dist loadfile --no-loadscope-reorder
+test-fast: bytecode
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m "not integration" -n $(FAST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Re-measures each file's time into tests/durations.json, which orders the files of the next runs.
-test-durations: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder --record-durations
+test-durations: bytecode
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder --record-durations
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-bench: $(STAMP)
+bench: bytecode
 	$(BIN)/bplab bench
 
 clean:
