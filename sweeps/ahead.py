@@ -9,9 +9,7 @@ compiled (or in the persistent cache). The net has the padded widths themselves 
 config's other values: a trial that searches a static value (batch size, activation) may still
 compile its own. A failure in the thread only costs the trial its own compile, as before. Then the
 thread imports what the sweep's plots need (~1 s, :func:`sweeps.plots.import_plotting`): a warm
-30-trial digits sweep took 17.3 -> 16.8 s (mean of 3 runs each, 2 cores). Last, it reads the installed
-packages that the best trial's model is checked against (~0.5 s,
-:func:`experiments.tracking.read_installed_packages`).
+30-trial digits sweep took 17.3 -> 16.8 s (mean of 3 runs each, 2 cores).
 
 The sweep waits for the depth being compiled when it ends: Ctrl-C during the first trial of a cold
 sweep then takes a few seconds (4.3 s against 1.3 s measured on 2 cores), since a thread still in
@@ -25,7 +23,6 @@ import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from experiments import tracking
 from experiments.config import RunConfig
 from experiments.errors import BadInput
 from experiments.run import compile_programs
@@ -72,14 +69,13 @@ class CompileAhead:
             )
             for other, pad in depth_configs(self._base, self._space, skip=len(cfg.model.hidden))
         ]
-        # the sweep's end draws its plots and logs its best model; neither needs to wait for these
+        # the sweep's end draws its plots; their imports need not wait for it
         steps.append(("importing the plotting modules", import_plotting))
-        steps.append(("reading the installed packages", tracking.read_installed_packages))
         self._thread = threading.Thread(target=self._run, args=(steps,), name="compile-ahead", daemon=True)
         self._thread.start()
 
     def wait(self) -> None:
-        """Waits until every step is done (or failed)."""
+        """Waits until every depth is compiled and the plotting modules imported (or failed)."""
         if self._thread is not None:
             self._thread.join()
 

@@ -31,7 +31,6 @@ from experiments.tracking.logged_model import (
     log_model_for,
     log_pyfunc_model,
     logged_model_id,
-    read_installed_packages,
     register_best,
 )
 from experiments.tracking.model import load_weights, predict_outputs, save_weights
@@ -102,7 +101,6 @@ __all__ = [
     "metric_history",
     "model_link",
     "predict_outputs",
-    "read_installed_packages",
     "register_best",
     "resume_run",
     "run_link",

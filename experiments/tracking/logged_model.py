@@ -25,7 +25,6 @@ import mlflow
 import numpy as np
 from mlflow.models import Model, ModelSignature
 from mlflow.types.schema import AnyType, ColSpec, Schema, TensorSpec
-from mlflow.utils import requirements_utils
 
 from experiments.errors import BadInput
 from experiments.names import TAG_BEST_TRIAL, TAG_KIND, TAG_TRIAL
@@ -51,19 +50,6 @@ def signature(n_inputs: int, n_outputs: int) -> ModelSignature:
 def _core_folder() -> str:
     """The ``backprop_core`` package folder, found without importing it (and JAX with it)."""
     return str(Path(importlib.util.find_spec("backprop_core").origin).parent)
-
-
-def read_installed_packages() -> None:
-    """Reads ahead what MLflow checks a model's requirements against, so that logging it is quicker.
-
-    Logging a model compares its requirements with the installed packages; MLflow's first comparison
-    in a process reads every installed package's metadata (0.54 s on 2 cores, of the 0.81 s that a
-    sweep's best model took). A thread can do it while trials train. MLflow keeps what it read in a
-    module cache behind a private function: a version without it reads the metadata when logging.
-    """
-    read = getattr(requirements_utils, "_init_packages_to_modules_map", None)
-    if read is not None:
-        read()
 
 
 def log_pyfunc_model(

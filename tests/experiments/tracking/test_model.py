@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import warnings
 
 import jax
 import mlflow
@@ -137,21 +136,3 @@ def test_a_fresh_process_without_the_project_loads_it(logged, store, tmp_path):
         X = np.asarray(eval(text, {"np": np, "pd": pd}), dtype=np.float64)
         expected = tracking.predict_outputs(path, X)
         np.testing.assert_allclose(got[kind], expected, rtol=1e-6, err_msg=kind)
-
-
-def test_the_packages_read_ahead_are_what_logging_a_model_checks_against(monkeypatch):
-    """After :func:`tracking.read_installed_packages`, the requirement check reads no package metadata."""
-    from mlflow.utils import requirements_utils
-
-    monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)
-    monkeypatch.setattr(requirements_utils, "_PACKAGES_TO_MODULES", None)
-    tracking.read_installed_packages()
-    assert "numpy" in requirements_utils._PACKAGES_TO_MODULES
-
-    def no_second_read():
-        raise AssertionError("the installed packages were read again")
-
-    monkeypatch.setattr(requirements_utils.importlib_metadata, "packages_distributions", no_second_read)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a mismatch would warn: none here
-        requirements_utils.warn_dependency_requirement_mismatches([f"mlflow=={mlflow.__version__}", "numpy"])
