@@ -47,7 +47,8 @@ test: bytecode
 	$(BIN)/ruff format --check .
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
-# Everything that starts no service, subprocess or browser (the `integration` marker): under 90 s on 2 cores.
+# Everything that starts no service, subprocess or browser (the `integration` marker). The aim is
+# under 90 s on 2 cores; docs/PERFORMANCE.md has what it takes now.
 test-fast: bytecode
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m "not integration" -n $(FAST_WORKERS) --dist loadfile --no-loadscope-reorder
 
