@@ -6,6 +6,13 @@ one ``log_batch``, the caller's ``on_metrics`` (a display: it sees every logged 
 checks (a non-finite loss, a disagreeing check) and last the caller's ``on_epoch`` — so a callback that
 acts on the metrics (an Optuna pruner) never sees an epoch that fails the run.
 
+The next epoch is queued on the device before an epoch is fetched: JAX dispatches asynchronously, so
+the device trains epoch ``e + 1`` while the host logs and judges epoch ``e`` (a few ms of Python per
+epoch, as long as a small net's epoch). The numbers are the same; a run that fails or is pruned at
+``e`` drops the epoch in flight. An epoch's ``samples_per_sec`` counts from the moment the previous
+epoch was fetched to the moment this one is done: where the host's work per epoch outlasts the
+device's, that is the loop's rate, not the device's alone.
+
 A run padded to wider hidden layers (``pad_to``) trains, evaluates and checks the padded net under
 unit masks: the true net's numbers up to float rounding, in programs shared by every width padded
 alike. Its returned weights are the true net's. A population of runs (:mod:`.population`) goes
@@ -196,18 +203,28 @@ def train_epochs(
     with precision(tr.dtype) as dtype:
         run = start(cfg, ds, dtype=dtype, run_id=run_id, grad=grad, pad_to=pad_to)
         epoch_grad = grad if (grad is not None and tr.grad == "manual") else tr.grad
-        params, (x, y), (xv, yv) = run.params, run.train, run.val
-        # Iterated, not indexed: ``keys[e]`` is an eager slice per epoch, ``iter`` one unstack per run.
-        for epoch, epoch_key in enumerate(run.epoch_keys, start=1):
-            t0 = time.perf_counter()
-            params, m = train_epoch(
-                params, x, y, epoch_key, lr=run.lr, batch_size=tr.batch_size,
-                activation=cfg.model.activation, cost=cfg.model.cost, grad=epoch_grad,
-                unit_masks=run.masks,
+        (x, y), (xv, yv) = run.train, run.val
+
+        def epoch_after(params, key):
+            return train_epoch(
+                params, x, y, key, lr=run.lr, batch_size=tr.batch_size, activation=cfg.model.activation,
+                cost=cfg.model.cost, grad=epoch_grad, unit_masks=run.masks,
             )  # fmt: skip
+
+        # Iterated, not indexed: ``keys[e]`` is an eager slice per epoch, ``iter`` one unstack per run.
+        keys = iter(run.epoch_keys)
+        started = time.perf_counter()
+        ahead = epoch_after(run.params, next(keys))
+        for epoch in range(1, tr.epochs + 1):
+            params, m = ahead
+            val = run.ev(params, xv, yv)
+            # The next epoch is queued before this one is fetched, so that the device trains it while
+            # this epoch is logged and judged (see the module docstring). A run that stops here drops it.
+            ahead = epoch_after(params, next(keys)) if epoch < tr.epochs else None
             m = jax.block_until_ready(m)
-            seconds = time.perf_counter() - t0
-            fetched = fetch((m, *run.ev(params, xv, yv)))  # the epoch's one fetch
+            seconds = time.perf_counter() - started
+            fetched = fetch((m, *val))  # the epoch's one fetch
+            started = time.perf_counter()  # the next epoch runs on the device from about here
             record_epoch(
                 run, ds, epoch, lambda p=params: p, fetched, seconds,
                 run_id=run_id, on_epoch=on_epoch, on_metrics=on_metrics,

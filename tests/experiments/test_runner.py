@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 from experiments import tracking
 from experiments.config import load_config
 from experiments.errors import BadInput, Diverged, GradientMismatch, RunFailed, StopRun
-from experiments.run import train_run
+from experiments.run import loop, train_run
 from tests.mutants import bp2_no_sigma_prime
 
 from .conftest import CONFIGS
@@ -97,6 +97,31 @@ def test_stop_run_ends_with_its_status_and_tags(store):
     assert run.data.tags["bplab.stop_reason"] == "pruned at epoch 2"
     assert run.data.tags["bplab.kind"] == "trial"
     assert [m.step for m in c.get_metric_history(run.info.run_id, "val_loss")] == [1, 2]
+
+
+def test_the_next_epoch_is_queued_before_an_epoch_is_judged(monkeypatch):
+    """The device trains epoch e + 1 while the host logs and judges epoch e; a stop drops it unlogged."""
+    queued = []
+
+    def spy(*args, **kwargs):
+        queued.append(len(queued) + 1)
+        return train_epoch(*args, **kwargs)
+
+    train_epoch = loop.train_epoch
+    monkeypatch.setattr(loop, "train_epoch", spy)
+    seen = []
+    train_run(_cfg("train.epochs=4"), track=False, on_epoch=lambda e, m: seen.append((e, len(queued))))
+    assert seen == [(1, 2), (2, 3), (3, 4), (4, 4)]
+
+    def stop(epoch, metrics):
+        if epoch == 2:
+            raise StopRun("KILLED", {}, reason="stopped at epoch 2")
+
+    queued.clear()
+    with pytest.raises(StopRun) as stopped:
+        train_run(_cfg("train.epochs=4"), track=False, on_epoch=stop)
+    assert stopped.value.reason == "stopped at epoch 2"
+    assert len(queued) == 3  # epoch 3 was in flight when epoch 2 stopped the run
 
 
 def test_nested_under_parent(store):
