@@ -8,22 +8,32 @@ block that hook sends a dropped interrupt again, silently, for the program to ge
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 
 RESEND_S = 0.02  # a finaliser is over well within this; if not, the signal is dropped and sent again
+RESEND_TRIES = 10
 
 
 def resend(signum: int) -> None:
-    """Sends ``signum`` to this process again in :data:`RESEND_S`, from another thread."""
-    timer = threading.Timer(RESEND_S, os.kill, (os.getpid(), signum))
-    timer.daemon = True
-    timer.start()
+    """Sends ``signum`` to this process again in :data:`RESEND_S`, from a new thread.
+
+    Returns at once: ``threading.Timer.start`` waits until its thread runs, and on a loaded machine
+    the signal it sends could land in that wait, inside the hook that called it.
+    """
+    _thread.start_new_thread(_kill_later, (os.getpid(), signum))
+
+
+def _kill_later(pid: int, signum: int) -> None:
+    time.sleep(RESEND_S)
+    os.kill(pid, signum)
 
 
 def interrupt(signum: int, frame: FrameType | None) -> None:
@@ -50,10 +60,16 @@ def terminate_as_interrupt() -> Iterator[None]:
     unraisable = sys.unraisablehook
 
     def dropped(args) -> None:  # a finaliser ate an exception: an interrupt is sent again
-        if isinstance(args.exc_value, KeyboardInterrupt):
-            resend(getattr(args.exc_value, "signum", signal.SIGINT))
-        else:
+        if not isinstance(args.exc_value, KeyboardInterrupt):
             unraisable(args)
+            return
+        signum = getattr(args.exc_value, "signum", signal.SIGINT)
+        for _ in range(RESEND_TRIES):
+            try:
+                resend(signum)
+                return
+            except KeyboardInterrupt:  # it landed before this hook returned, where it is dropped too
+                continue
 
     sys.unraisablehook = dropped
     try:

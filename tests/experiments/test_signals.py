@@ -11,6 +11,7 @@ import weakref
 
 import pytest
 
+from experiments import signals
 from experiments.signals import terminate_as_interrupt
 
 
@@ -84,6 +85,31 @@ def test_a_signal_inside_a_weakref_callback_is_sent_again_not_lost(signum, monke
         del referent
         wait_for_a_signal()
     assert ref() is None and swallowed == []
+
+
+def test_an_interrupt_that_lands_inside_the_hook_is_sent_once_more(monkeypatch):
+    """On a loaded machine the signal sent again can arrive before the hook has returned."""
+    swallowed, sends = [], []
+    monkeypatch.setattr(sys, "unraisablehook", swallowed.append)
+
+    def landing_early(signum):
+        sends.append(signum)
+        if len(sends) == 1:
+            raise KeyboardInterrupt(f"signal {signum}")  # as if it arrived inside the hook
+        real_resend(signum)
+
+    real_resend = signals.resend
+    monkeypatch.setattr(signals, "resend", landing_early)
+    callback = signal_during_collection(signal.SIGTERM)
+    gc.callbacks.append(callback)
+    try:
+        with pytest.raises(KeyboardInterrupt), terminate_as_interrupt():
+            Garbage()
+            gc.collect()
+            wait_for_a_signal()
+    finally:
+        gc.callbacks.remove(callback)
+    assert sends == [signal.SIGTERM, signal.SIGTERM] and swallowed == []
 
 
 def test_other_dropped_errors_still_reach_the_previous_hook(monkeypatch):
