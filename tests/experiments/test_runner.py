@@ -101,13 +101,12 @@ def test_stop_run_ends_with_its_status_and_tags(store):
 
 def test_the_next_epoch_is_queued_before_an_epoch_is_judged(monkeypatch):
     """The device trains epoch e + 1 while the host logs and judges epoch e; a stop drops it unlogged."""
-    queued = []
+    queued, train_epoch = [], loop.train_epoch
 
     def spy(*args, **kwargs):
         queued.append(len(queued) + 1)
         return train_epoch(*args, **kwargs)
 
-    train_epoch = loop.train_epoch
     monkeypatch.setattr(loop, "train_epoch", spy)
     seen = []
     train_run(_cfg("train.epochs=4"), track=False, on_epoch=lambda e, m: seen.append((e, len(queued))))
