@@ -42,19 +42,22 @@ CORES := $(shell nproc 2>/dev/null || echo 2)
 FAST_WORKERS ?= $(CORES)
 WORKERS ?= $(shell expr 2 \* $(CORES))
 
+# pytest with bytecode writing on (see `bytecode`), files spread as above.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --dist loadfile --no-loadscope-reorder
+
 test: bytecode
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PYTEST) -n $(WORKERS)
 
 # Everything that starts no service, subprocess or browser (the `integration` marker). The aim is
 # under 90 s on 2 cores; docs/PERFORMANCE.md has what it takes now.
 test-fast: bytecode
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m "not integration" -n $(FAST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PYTEST) -m "not integration" -n $(FAST_WORKERS)
 
 # Re-measures each file's time into tests/durations.json, which orders the files of the next runs.
 test-durations: bytecode
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder --record-durations
+	$(PYTEST) -n $(WORKERS) --record-durations
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
