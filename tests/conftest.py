@@ -146,6 +146,26 @@ def pytest_configure(config: pytest.Config) -> None:
     # In-process tests share compiled programs with the other workers and the processes they start
     # (measured: the whole suite 282 -> 269 s, 520 -> 491 CPU-s on 2 cores).
     enable_compilation_cache()
+    # XLA's LLVM optimisation passes are about half of a small program's compile time, and the tests
+    # compile thousands of small programs (`make test-fast`: 163.8 -> 137.2 s on 2 cores). The tests
+    # check the equations to tolerances that do not depend on how LLVM optimised the code, so they
+    # compile with most optimisations off, and so do the `bplab` processes they start (`clean_env`).
+    # Tests of exact float32 values, marked `optimized`, run the programs a user runs.
+    jax.config.update("jax_disable_most_optimizations", True)
+
+
+@pytest.fixture(autouse=True)
+def _optimized_programs(request: pytest.FixtureRequest) -> None:
+    """A test marked ``optimized`` runs fully optimised programs, as ``bplab`` compiles them.
+
+    The flag is not part of JAX's in-memory program caches, so they are cleared where it changes
+    (between a marked test and an unmarked one, not between two marked ones); the persistent cache
+    keys on it, so the programs come back from disk, not from the compiler.
+    """
+    off = request.node.get_closest_marker("optimized") is None
+    if jax.config.read("jax_disable_most_optimizations") != off:
+        jax.clear_caches()
+        jax.config.update("jax_disable_most_optimizations", off)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import jax
 import pytest
 
 from tests.support.pairwise import covers_every_pair, pairwise
@@ -20,6 +21,26 @@ def test_pairwise_covers_every_pair_in_fewer_rows_deterministically():
 def test_a_test_that_runs_a_process_is_marked_integration(request):
     assert request.node.get_closest_marker("integration") is None  # this one runs nothing
     assert request.node.parent.get_closest_marker("integration") is None
+
+
+DOUBLE = jax.jit(lambda x: 2 * x)
+
+
+def test_a_plain_test_compiles_with_most_optimisations_off():
+    assert jax.config.read("jax_disable_most_optimizations")
+    assert float(DOUBLE(1.5)) == 3.0
+
+
+@pytest.mark.optimized
+def test_a_test_marked_optimized_compiles_what_a_user_runs_and_reuses_nothing_else():
+    assert not jax.config.read("jax_disable_most_optimizations")
+    assert DOUBLE._cache_size() == 0  # the program the plain test above compiled is gone
+    assert float(DOUBLE(1.5)) == 3.0
+
+
+def test_the_next_plain_test_has_them_off_again():
+    assert jax.config.read("jax_disable_most_optimizations")
+    assert DOUBLE._cache_size() == 0
 
 
 def test_a_fresh_database_per_test(pg_url, pg_server, request):

@@ -90,6 +90,8 @@ def test_rows_cover_every_equation():
     assert jnp.isfinite(jnp.asarray(result.max_rel_err))
 
 
+# the premise is this float32 rounding, which depends on how the program was optimised
+@pytest.mark.optimized
 def test_a_converged_net_whose_bias_gradient_cancels_passes_in_float32():
     """XOR at convergence: b² is a mean of four terms that nearly cancel. Plain relative error on
     that mean is rounding noise above float32's 1e-4 (this config failed as a 'gradient bug' in

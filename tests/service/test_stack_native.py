@@ -262,7 +262,8 @@ def test_workers_sweep_and_scheduled_regression_through_the_stack(stack, monkeyp
     # Optuna's storage: the whole budget, finished, shared by both workers
     storage = worker_env["BPLAB_OPTUNA_STORAGE"]
     trials = optuna.load_study(study_name=study, storage=storage).get_trials()
-    assert len(trials) == N_TRIALS and all(t.state.is_finished() for t in trials)
+    states = [(t.number, t.state.name, t.user_attrs, t.system_attrs) for t in trials]
+    assert len(trials) == N_TRIALS and all(t.state.is_finished() for t in trials), states
     assert len({t.user_attrs.get("bplab.pid") for t in trials}) >= 1
 
     # MLflow, through the authenticated server

@@ -73,6 +73,8 @@ def clean_env(jax_cache: Path | None = None, **extra: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         COLUMNS="200",
         MPLBACKEND="Agg",
+        # as in-process (tests/conftest.py): the processes' programs compile in about half the time
+        JAX_DISABLE_MOST_OPTIMIZATIONS="1",
     )
     env.update(extra)
     return env

@@ -79,6 +79,8 @@ def test_planted_backprop_bug_is_caught_reported_and_never_baselined(tmp_path, s
     assert '<tr class="fail"><td>xor</td><td>run</td>' in html
 
 
+# the rewritten baseline is the shipped one to the last bit: the programs a user runs
+@pytest.mark.optimized
 def test_unmeetable_baseline_fails_then_update_baseline_rewrites_it(tmp_path, store, capsys):
     baseline = tmp_path / "baseline.json"
     data = json.loads(BASELINE.read_text())
