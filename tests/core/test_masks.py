@@ -127,11 +127,22 @@ def test_masked_deltas_equal_autodiff_and_vanish_on_padding(activation, cost):
     with precision("float64") as dt:
         params, padded, masks, _, x, y = problem(4, 3, cost, dt)
         act, out, c = resolve(activation, cost)
-        _, cache = forward(padded, x, activation=act, output=out, unit_masks=masks)
-        weights = batch_weights(x, None)
-        deltas = backward(padded, cache, y, activation=act, cost=c, weights=weights, unit_masks=masks).deltas
-        expected = autodiff_output_errors(padded, x, y, activation=activation, cost=cost, unit_masks=masks)
-        small = autodiff_output_errors(params, x, y, activation=activation, cost=cost)
+
+        @jax.jit  # one program, not dozens of single ops each compiled on its own
+        def three_ways(params, padded, masks, x, y):
+            _, cache = forward(padded, x, activation=act, output=out, unit_masks=masks)
+            weights = batch_weights(x, None)
+            deltas = backward(padded, cache, y, activation=act, cost=c, weights=weights, unit_masks=masks)
+            expected = autodiff_output_errors(
+                padded, x, y, activation=activation, cost=cost, unit_masks=masks
+            )
+            return (
+                deltas.deltas,
+                expected,
+                autodiff_output_errors(params, x, y, activation=activation, cost=cost),
+            )
+
+        deltas, expected, small = three_ways(params, padded, masks, x, y)
         for delta, dC_dz, d_small, m in zip(deltas, expected, small, (*masks, None)):
             np.testing.assert_allclose(delta, dC_dz, rtol=1e-12, atol=1e-14)
             np.testing.assert_allclose(delta[:, : d_small.shape[1]], d_small, rtol=1e-12, atol=1e-14)
@@ -150,8 +161,10 @@ def test_the_mask_not_the_zero_padding_does_the_work(activation):
         garbage = jax.tree.map(lambda p, n, c: jnp.where(c == 1, p, n), padded, noise, corner)
         kw = {"activation": activation, "cost": "quadratic", "unit_masks": masks}
         for fn in (manual_grads, autodiff_grads):
-            grads = fn(garbage, x, y, **kw)
-            assert rel_err(unpad_params(grads, sizes), fn(params, x, y, activation=activation)) <= 1e-12
+            grads, small = jax.jit(
+                lambda g, p, fn=fn: (fn(g, x, y, **kw), fn(p, x, y, activation=activation))
+            )(garbage, params)
+            assert rel_err(unpad_params(grads, sizes), small) <= 1e-12
             assert_padding_is_zero(grads, params, WIDTHS[2][1])
 
 
