@@ -140,12 +140,19 @@ def test_saturated_units_give_finite_gradients(activation, cost, dtype):
         params, x, y = make_problem(5, SIZES, batch=BATCH, cost=cost, init="normal", dtype=dt)
         params = jax.tree.map(lambda p: 60 * p, params)  # |z| far beyond 40
         x = 10 * x
-        _, cache = forward(params, x, activation=activation, output=resolve(activation, cost)[1])
-        assert float(jnp.max(jnp.abs(cache.zs[0]))) > 40
-        for fn in (manual_grads, autodiff_grads):
-            grads = fn(params, x, y, activation=activation, cost=cost)
-            assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads)), fn.__name__
-        assert bool(jnp.isfinite(batch_cost(params, x, y, activation=activation, cost=cost)))
+        kw = {"activation": activation, "cost": cost}
+
+        @jax.jit  # one program, not dozens of single ops each compiled on its own
+        def saturated(params, x, y):
+            _, cache = forward(params, x, activation=activation, output=resolve(activation, cost)[1])
+            grads = {fn.__name__: fn(params, x, y, **kw) for fn in (manual_grads, autodiff_grads)}
+            return cache.zs[0], grads, batch_cost(params, x, y, **kw)
+
+        z0, grads, cost_value = saturated(params, x, y)
+        assert float(jnp.max(jnp.abs(z0))) > 40
+        for name, g in grads.items():
+            assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(g)), name
+        assert bool(jnp.isfinite(cost_value))
 
 
 def test_mask_gives_the_gradient_of_the_smaller_batch():
