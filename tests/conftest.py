@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,7 @@ from tests.support.processes import (
     run_bplab,
     session_jax_cache,
     wait_for,
+    with_test_xla_flags,
 )
 
 __all__ = [
@@ -44,6 +46,8 @@ __all__ = [
 ]  # fmt: skip
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+# XLA reads its flags when it compiles the first program, which no test has done yet (see TEST_XLA_FLAGS).
+os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS"))
 
 INTEGRATION_FOLDERS = ("service",)
 # Conftest fixtures that start a process or a server, or exist only for tests that do.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import jax
 import pytest
 
 from tests.support.pairwise import covers_every_pair, pairwise
+from tests.support.processes import TEST_XLA_FLAGS, clean_env, with_test_xla_flags
 
 
 def test_pairwise_covers_every_pair_in_fewer_rows_deterministically():
@@ -24,6 +26,13 @@ def test_a_test_that_runs_a_process_is_marked_integration(request):
 
 
 DOUBLE = jax.jit(lambda x: 2 * x)
+
+
+def test_the_tests_and_their_processes_compile_with_the_classic_xla_emitters():
+    assert TEST_XLA_FLAGS in os.environ["XLA_FLAGS"]
+    assert TEST_XLA_FLAGS in clean_env()["XLA_FLAGS"]
+    assert with_test_xla_flags("--xla_dump_to=/tmp/d") == f"--xla_dump_to=/tmp/d {TEST_XLA_FLAGS}"
+    assert with_test_xla_flags(TEST_XLA_FLAGS) == TEST_XLA_FLAGS  # added once
 
 
 def test_a_plain_test_compiles_with_most_optimisations_off():
