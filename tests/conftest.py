@@ -19,10 +19,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import jax
 import pytest
 
-from experiments.compile_cache import enable_compilation_cache
 from tests.support.postgres import Databases, Server, session_server, stop_session_server
 from tests.support.processes import (
     BPLAB,
@@ -45,7 +43,6 @@ __all__ = [
     "run_bplab", "wait_for",
 ]  # fmt: skip
 
-jax.config.update("jax_numpy_rank_promotion", "raise")
 # XLA reads its flags when it compiles the first program, which no test has done yet (see TEST_XLA_FLAGS).
 os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS"))
 
@@ -145,8 +142,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     _longest_files_first(items)
 
 
+def _runs_tests(config: pytest.Config) -> bool:
+    """False in xdist's controller, which only hands test files to its workers."""
+    return hasattr(config, "workerinput") or getattr(config.option, "dist", "no") == "no"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     make_session_caches()  # before xdist starts its workers, which inherit them
+    if not _runs_tests(config):
+        return  # the controller starts the workers sooner without importing JAX (~2.5 s with MLflow)
+    import jax  # here, not at the top: see above
+
+    from experiments.compile_cache import enable_compilation_cache
+
+    jax.config.update("jax_numpy_rank_promotion", "raise")
     # In-process tests share compiled programs with the other workers and the processes they start
     # (measured: the whole suite 282 -> 269 s, 520 -> 491 CPU-s on 2 cores).
     enable_compilation_cache()
@@ -166,6 +175,8 @@ def _optimized_programs(request: pytest.FixtureRequest) -> None:
     (between a marked test and an unmarked one, not between two marked ones); the persistent cache
     keys on it, so the programs come back from disk, not from the compiler.
     """
+    import jax  # not at the top: see pytest_configure (loaded once per worker)
+
     off = request.node.get_closest_marker("optimized") is None
     if jax.config.read("jax_disable_most_optimizations") != off:
         jax.clear_caches()

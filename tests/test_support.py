@@ -28,6 +28,12 @@ def test_a_test_that_runs_a_process_is_marked_integration(request):
 DOUBLE = jax.jit(lambda x: 2 * x)
 
 
+def test_implicit_rank_promotion_is_an_error_in_every_test_process():
+    assert jax.config.jax_numpy_rank_promotion == "raise"
+    with pytest.raises(ValueError, match="jax_numpy_rank_promotion"):
+        jax.numpy.ones(3) + jax.numpy.ones((2, 3))
+
+
 def test_the_tests_and_their_processes_compile_with_the_classic_xla_emitters():
     assert TEST_XLA_FLAGS in os.environ["XLA_FLAGS"]
     assert TEST_XLA_FLAGS in clean_env()["XLA_FLAGS"]

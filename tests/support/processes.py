@@ -24,9 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from experiments.compile_cache import ENV_CACHE
-from experiments.tracking.ui import NO_JOB_RUNNER
-
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "experiments" / "configs"
 VENV_BIN = Path(sys.executable).parent
@@ -57,6 +54,10 @@ def make_session_caches() -> None:
     """Creates the session's cache folders, removed when this (the first) process exits; points
     ``XDG_CACHE_HOME`` (bplab's user cache) and ``BPLAB_JAX_CACHE`` of this process and those it
     starts into them."""
+    # imported here, like NO_JOB_RUNNER below: xdist's controller imports this module and should
+    # not wait for JAX and MLflow to load (~2.5 s) before it starts the workers
+    from experiments.compile_cache import ENV_CACHE
+
     if SESSION_CACHES not in os.environ:
         folder = tempfile.mkdtemp(prefix="bplab-test-caches-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
@@ -181,6 +182,8 @@ def start_mlflow_server(
         "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1",
     ]  # fmt: skip
+    from experiments.tracking.ui import NO_JOB_RUNNER  # here, not at the top: see make_session_caches
+
     env = clean_env(**NO_JOB_RUNNER, **env)
     server = procs.start(argv, cwd=folder, env=env, name="mlflow")
     url = f"http://127.0.0.1:{port}"
