@@ -16,6 +16,7 @@ from pathlib import Path
 from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.entities import DatasetInput, InputTag
+from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 with warnings.catch_warnings():
@@ -26,6 +27,8 @@ with warnings.catch_warnings():
 from experiments.tracking.store import client
 
 SKLEARN_SETS = ("digits", "iris", "breast_cancer", "diabetes")
+# How PostgreSQL, SQLite and MySQL word a unique-key violation (MLflow passes the database's message on).
+UNIQUE_VIOLATION = ("duplicate key value", "UNIQUE constraint failed", "Duplicate entry")
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
 
 _inputs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # dataset -> ((dataset, path), inputs)
@@ -75,4 +78,21 @@ def dataset_inputs(ds, data_cfg) -> list[DatasetInput]:
 
 def log_dataset(run_id: str, ds, data_cfg) -> None:
     """Logs the three splits of ``ds`` as the run's dataset inputs (see :func:`dataset_inputs`)."""
-    client().log_inputs(run_id, datasets=dataset_inputs(ds, data_cfg))
+    inputs = dataset_inputs(ds, data_cfg)
+    try:
+        client().log_inputs(run_id, datasets=inputs)
+    except MlflowException as e:
+        if not created_meanwhile(e):
+            raise
+        client().log_inputs(run_id, datasets=inputs)  # the dataset exists now: this links it
+
+
+def created_meanwhile(error: MlflowException) -> bool:
+    """Whether ``log_inputs`` failed because another run created the same dataset meanwhile.
+
+    MLflow looks an experiment's dataset up, then inserts it if it was missing. Two runs that log
+    the same new dataset at once (the first trials of two sweep workers) can both miss it; the
+    second insert then breaks the unique key and its whole call is rolled back.
+    """
+    message = str(error)
+    return "INSERT INTO datasets" in message and any(phrase in message for phrase in UNIQUE_VIOLATION)

@@ -6,6 +6,10 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
+import sqlalchemy.orm
+from mlflow.exceptions import MlflowException
+from mlflow.store.tracking.dbmodels.models import SqlDataset
 
 from experiments import tracking
 from experiments.data import Dataset
@@ -54,3 +58,36 @@ def test_a_process_hashes_its_dataset_once():
     first = dataset_inputs(ds, digits)
     assert dataset_inputs(ds, digits) is first  # a sweep's trials share it
     assert dataset_inputs(ds, SimpleNamespace(dataset="iris", path="")) is not first
+
+
+def miss_the_next_dataset_lookup(monkeypatch) -> list[int]:
+    """MLflow's next look-up of an experiment's datasets finds none, as when another run created the
+    dataset between that look-up and the insert that follows it; returns a list that counts misses."""
+    misses = []
+    real_all = sqlalchemy.orm.Query.all
+
+    def all_(query):
+        rows = real_all(query)
+        if not misses and query.column_descriptions[0]["entity"] is SqlDataset:
+            misses.append(len(rows))
+            return []
+        return rows
+
+    monkeypatch.setattr(sqlalchemy.orm.Query, "all", all_)
+    return misses
+
+
+def test_a_dataset_created_by_another_run_meanwhile_is_linked_not_failed(experiment, monkeypatch):
+    data = SimpleNamespace(dataset="digits", path="")
+    first, second = tracking.start_run(experiment), tracking.start_run(experiment)
+    tracking.log_dataset(first, _dataset(), data)
+    misses = miss_the_next_dataset_lookup(monkeypatch)
+    tracking.log_dataset(second, _dataset(), data)  # its insert breaks the unique key; once more links
+    assert misses == [3]  # the three splits were there, and the look-up missed them
+    digests = {run: {c: d.digest for c, d in _inputs(run).items()} for run in (first, second)}
+    assert digests[second] == digests[first] and len(digests[second]) == 3
+
+
+def test_any_other_store_error_is_raised(experiment):
+    with pytest.raises(MlflowException):
+        tracking.log_dataset("0" * 32, _dataset(), SimpleNamespace(dataset="digits", path=""))
