@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
+from textwrap import shorten
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -20,6 +21,8 @@ from rich.table import Table
 
 from sweeps.progress import Progress, Snapshot, TrialSummary, best_trials, progress
 from sweeps.result import SweepResult
+
+REASON_CHARS = 120  # of a failed trial's reason on its line; the run's tags hold it whole
 
 
 def fmt_seconds(s: float | None) -> str:
@@ -90,6 +93,8 @@ def trial_line(t: TrialSummary, metric: str) -> str:
         what = "pruned" if t.last_step is None else f"pruned at epoch {t.last_step}"
     else:
         what = f"failed ({'error' if t.failure is None else t.failure})"
+        if t.reason:
+            what += f": {shorten(t.reason, REASON_CHARS)}"
     return f"trial {t.number} {t.state}: {what} | {fmt_params(t.params)}"
 
 

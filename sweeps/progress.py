@@ -13,7 +13,14 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from experiments.names import ATTR_FAILURE, ATTR_RUN_ID, ATTR_TEST_ACCURACY, DIVERGED, GRADIENT_MISMATCH
+from experiments.names import (
+    ATTR_FAILURE,
+    ATTR_REASON,
+    ATTR_RUN_ID,
+    ATTR_TEST_ACCURACY,
+    DIVERGED,
+    GRADIENT_MISMATCH,
+)
 from sweeps.study.budget import accounted, is_poison
 
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
@@ -26,7 +33,8 @@ class TrialSummary:
     Attributes:
       number: Optuna's trial number; state: ``COMPLETE``, ``PRUNED``, ``FAIL``, ``RUNNING``, ``WAITING``.
       value: the objective (complete trials); params: Optuna's params (``lr``, ``width_1``, …).
-      failure: the ``bplab.failure`` label of a failed trial; test_accuracy: of a complete one.
+      failure: the ``bplab.failure`` label of a failed trial; reason: its one line for people.
+      test_accuracy: of a complete trial.
       run_id: its MLflow run; last_step: the last epoch it reported (a pruned trial stopped there).
     """
 
@@ -35,6 +43,7 @@ class TrialSummary:
     value: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     failure: str | None = None
+    reason: str | None = None
     test_accuracy: float | None = None
     run_id: str | None = None
     last_step: int | None = None
@@ -64,6 +73,7 @@ def summarize(t: FrozenTrial) -> TrialSummary:
         value=t.value if t.state == TrialState.COMPLETE else None,
         params=dict(t.params),
         failure=t.user_attrs.get(ATTR_FAILURE),
+        reason=t.user_attrs.get(ATTR_REASON),
         test_accuracy=t.user_attrs.get(ATTR_TEST_ACCURACY),
         run_id=t.user_attrs.get(ATTR_RUN_ID),
         last_step=max(steps) if steps else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bplab.display import fmt_params, fmt_seconds, status_line, trial_line
+from bplab.display import REASON_CHARS, fmt_params, fmt_seconds, status_line, trial_line
 from sweeps.progress import Snapshot, TrialSummary, progress
 
 
@@ -36,6 +36,11 @@ def test_trial_lines_say_how_each_trial_ended():
         "trial 3 FAIL: failed (diverged) | lr=0.5"
     )
     assert trial_line(TrialSummary(4, "FAIL", params=lr), "m").endswith("failed (error) | lr=0.5")
+    why = "RestException: BAD_REQUEST: (psycopg2.errors.UniqueViolation) duplicate key value " + "x " * 200
+    line = trial_line(TrialSummary(5, "FAIL", params=lr, failure="exception", reason=why), "m")
+    assert line.startswith("trial 5 FAIL: failed (exception): RestException: BAD_REQUEST: (psycopg2")
+    shown = line.split(": ", 2)[2].rsplit(" | ", 1)[0]
+    assert shown.endswith("[...]") and len(shown) <= REASON_CHARS < len(why)  # the run's tags hold it whole
 
 
 def test_the_status_line_counts_poison_trials_only_when_there_are_some():
