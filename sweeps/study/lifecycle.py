@@ -7,6 +7,7 @@ So ``bplab worker`` needs nothing but the study's name and storage.
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import optuna
@@ -31,8 +32,27 @@ from sweeps.study.samplers import derive_seed, make_pruner, make_sampler
 from sweeps.study.storage import open_storage
 from sweeps.study.url import StorageURL
 
+
+class _NoFallbackNote(logging.Filter):
+    """Drops Optuna's note that it reads trials one by one after a database error.
+
+    Optuna reads a study's trials with one ``IN`` query and, when the database raises, logs the
+    whole error as a warning (it assumes too many variables) and tries one query per trial. When the
+    database is gone, that multi-line warning came before bplab's one-line error (a worker whose
+    database was dropped at that moment); the fallback's own error is what bplab reports.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Caught an error from sqlalchemy")
+
+
+RDB_LOGGER = "optuna.storages._rdb.storage"  # Optuna's RDB storage logs under its module's name
+
+
+# What Optuna prints in every bplab process that opens a study, decided here once.
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+logging.getLogger(RDB_LOGGER).addFilter(_NoFallbackNote())
 
 
 def create_or_resume(

@@ -7,7 +7,6 @@ orphaned MLflow run FAILED.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +19,6 @@ from sweeps.study.handle import StudyHandle
 from sweeps.study.journal import check_journal_place, journal_storage
 from sweeps.study.locks import creation_lock
 from sweeps.study.url import StorageURL
-
-
-class _NoFallbackNote(logging.Filter):
-    """Drops Optuna's note that it reads trials one by one after a database error.
-
-    Optuna reads a study's trials with one ``IN`` query and, when the database raises, logs the
-    whole error as a warning (it assumes too many variables) and tries one query per trial. When the
-    database is gone, that multi-line warning came before bplab's one-line error (a worker whose
-    database was dropped at that moment); the fallback's own error is what bplab reports.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Caught an error from sqlalchemy")
-
-
-RDB_LOGGER = "optuna.storages._rdb.storage"  # Optuna's RDB storage logs under its module's name
-logging.getLogger(RDB_LOGGER).addFilter(_NoFallbackNote())
 
 
 def _unreachable(url: StorageURL, error: sqlalchemy.exc.SQLAlchemyError) -> BadInput:

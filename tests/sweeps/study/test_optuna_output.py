@@ -1,4 +1,4 @@
-"""Opening a study's storage: what reaches the user's terminal from Optuna's RDB storage."""
+"""What reaches the user's terminal from Optuna (set once in sweeps.study.lifecycle)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import optuna.storages._rdb.storage as rdb
 
-from sweeps.study.storage import RDB_LOGGER
+from sweeps.study.lifecycle import RDB_LOGGER
 
 
 class Records(logging.Handler):
