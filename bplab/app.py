@@ -35,6 +35,7 @@ from bplab.options import (
     overrides,
 )
 from bplab.runs import runs_app
+from experiments.collector import collect_less_often
 from experiments.errors import BadInput, CheckFailed, OutOfMemory, TrackingUnavailable
 from experiments.failures import is_disk_full
 
@@ -251,6 +252,7 @@ def _group(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and turns the project's errors into exit codes."""
+    collect_less_often()  # before the verb imports JAX, MLflow and Optuna
     try:
         rc = app(args=argv, standalone_mode=False)
     except BadInput as e:

@@ -153,7 +153,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return  # the controller starts the workers sooner without importing JAX (~2.5 s with MLflow)
     import jax  # here, not at the top: see above
 
+    from experiments.collector import collect_less_often
     from experiments.compile_cache import enable_compilation_cache
+
+    collect_less_often()  # as in bplab's processes: the workers hold JAX, MLflow and Optuna too
 
     jax.config.update("jax_numpy_rank_promotion", "raise")
     # In-process tests share compiled programs with the other workers and the processes they start

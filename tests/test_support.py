@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 
 import jax
 import pytest
 
+from experiments.collector import THRESHOLDS
 from tests.support.pairwise import covers_every_pair, pairwise
 from tests.support.processes import TEST_XLA_FLAGS, clean_env, with_test_xla_flags
 
@@ -39,6 +41,10 @@ def test_the_tests_and_their_processes_compile_with_the_classic_xla_emitters():
     assert TEST_XLA_FLAGS in clean_env()["XLA_FLAGS"]
     assert with_test_xla_flags("--xla_dump_to=/tmp/d") == f"--xla_dump_to=/tmp/d {TEST_XLA_FLAGS}"
     assert with_test_xla_flags(TEST_XLA_FLAGS) == TEST_XLA_FLAGS  # added once
+
+
+def test_the_test_processes_collect_garbage_as_bplab_processes_do():
+    assert gc.get_threshold() == THRESHOLDS
 
 
 def test_a_plain_test_compiles_with_most_optimisations_off():

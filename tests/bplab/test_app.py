@@ -3,6 +3,7 @@ completion, bare ``key=value`` overrides, and ``bplab config`` (its JSON Schema 
 
 from __future__ import annotations
 
+import gc
 import json
 from importlib.metadata import version
 
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bplab.app import app, main
+from experiments.collector import THRESHOLDS
 from tests.support.processes import CONFIGS
 
 VERBS = ("train", "gradcheck", "ui", "sweep", "worker", "regress", "schedule", "replay", "bench", "best")
@@ -48,6 +50,15 @@ def _main(argv: list[str]) -> int:
     with pytest.raises(SystemExit) as e:
         main(argv)
     return e.value.code
+
+
+def test_main_sets_the_collector_thresholds_before_the_verb_runs():
+    gc.set_threshold(700, 10, 10)  # CPython's default
+    try:
+        assert _main(["--version"]) in (0, None)
+        assert gc.get_threshold() == THRESHOLDS
+    finally:
+        gc.set_threshold(*THRESHOLDS)  # this process's setting (tests/conftest.py)
 
 
 def test_bare_overrides_apply_after_set(capsys):
