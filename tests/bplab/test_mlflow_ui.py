@@ -1,16 +1,17 @@
 """What a new user gets from the real CLI, seen in a real browser and a real model server.
 
 ``bplab train --system-metrics`` and ``bplab gradcheck`` run in a fresh folder, ``bplab ui --port``
-serves it; every printed URL opens in a fresh Chromium profile on the training views (never on
-MLflow 3's GenAI pages); the run has its dataset, source tags, system metrics and a LoggedModel,
-which ``mlflow models serve`` answers for float, integer and DataFrame input.
-Screenshots land in ``/tmp/ui_*.png``.
+serves it (until SIGTERM, which stops its MLflow server too); every printed URL opens in a fresh
+Chromium profile on the training views (never on MLflow 3's GenAI pages); the run has its dataset,
+source tags, system metrics and a LoggedModel, which ``mlflow models serve`` answers for float,
+integer and DataFrame input. Screenshots land in ``/tmp/ui_*.png``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import signal
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -53,6 +54,7 @@ def cli(tmp_path_factory):
             "port": port,
             "client": client,
             "ui": line.group(1),
+            "ui_process": ui,
             "train": URL.findall(train.stdout)[-1],
             "gradcheck": URL.findall(check_out)[-1],
         }
@@ -186,3 +188,15 @@ def test_mlflow_models_serve_answers_every_input_kind(cli):
         assert status == 400 and "missing inputs" in body["message"]  # too narrow: refused, not guessed
     finally:
         procs.stop_all()
+
+
+def test_sigterm_stops_the_ui_and_its_server(cli):
+    # Last in this file: it stops the server the tests above share.
+    health = f"http://127.0.0.1:{cli['port']}/health"
+    with urllib.request.urlopen(health, timeout=10) as r:
+        assert r.status == 200
+    ui = cli["ui_process"]
+    ui.send_signal(signal.SIGTERM)
+    ui.wait(timeout=30)
+    with pytest.raises(OSError):  # the MLflow server went away with it
+        urllib.request.urlopen(health, timeout=2)

@@ -1,8 +1,9 @@
 """`bplab train | gradcheck | ui`: the real CLI, read back with MlflowClient.
 
-One subprocess per verb wires the exit codes (marked ``integration``, like the UI server's tests);
-bad input is tested in-process against the function that refuses it, and a planted bug enters the
-in-process CLI through ``grad=``.
+One subprocess per verb wires the exit codes (marked ``integration``; ``bplab ui``'s is in
+``tests/bplab/test_mlflow_ui.py``, which shares its server with the browser tests); bad input is
+tested in-process against the function that refuses it, and a planted bug enters the in-process CLI
+through ``grad=``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.request
 
 import mlflow
 import numpy as np
@@ -314,33 +314,8 @@ def test_gradcheck_passes_on_the_real_backward_pass(tmp_path):
 
 
 @pytest.mark.integration
-def test_ui_serves_the_store_on_loopback(tmp_path):
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(BPLAB), "ui", "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in line, proc.stderr.read() if proc.poll() is not None else line
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
-            assert r.status == 200
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    with pytest.raises(OSError):  # the server went away with it
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-
-
 def test_ui_refuses_a_busy_port(tmp_path, monkeypatch, capsys):
-    # In-process: the port is checked before any server starts (the binary is the test above).
+    # In-process: the port is checked before any server starts (the binary: tests/bplab/test_mlflow_ui.py).
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
