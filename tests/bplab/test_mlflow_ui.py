@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -100,11 +101,24 @@ def _page_text(browser, url: str, shot: str, expect: str) -> str:
         page = context.new_page()
         page.goto(url)
         page.get_by_text(expect, exact=False).first.wait_for(timeout=60_000)
-        page.wait_for_timeout(1000)  # let the sidebar settle on its final workflow
+        text = _settled_text(page)
         page.screenshot(path=f"/tmp/ui_{shot}.png")
-        return page.inner_text("body")
+        return text
     finally:
         context.close()
+
+
+def _settled_text(page, *, quiet_ms: int = 300, timeout_s: float = 30) -> str:
+    """The page's text once it stays the same for ``quiet_ms``: the sidebar picks its workflow only
+    after the page's data arrive, and MLflow's UI keeps polling, so the network never goes idle."""
+    deadline = time.monotonic() + timeout_s
+    text = page.inner_text("body")
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(quiet_ms)  # polling interval, not synchronisation: equal texts decide
+        text, before = page.inner_text("body"), text
+        if text == before:
+            return text
+    pytest.fail(f"the page kept changing for {timeout_s} s")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import datetime as dt
 import signal
 import sys
 import threading
-import time
 
 import pytest
 from apscheduler.triggers.combining import OrTrigger
@@ -14,6 +13,7 @@ from apscheduler.triggers.combining import OrTrigger
 from experiments.errors import BadInput
 from sweeps import schedule
 from sweeps.cron import cron_trigger
+from tests.support.processes import wait_for
 
 
 def test_parse_cron_accepts_five_fields_and_refuses_the_rest():
@@ -48,18 +48,19 @@ def test_regress_argv_runs_this_interpreter():
     assert schedule.regress_argv(None)[-1] == "regress"
 
 
-def test_stop_forwards_sigterm_to_the_suite_in_flight_and_starts_no_more():
-    # a stand-in child that records SIGTERM the way `bplab regress` does (exit 143 after cleanup)
-    child = "import signal,sys,time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); time.sleep(60)"
+def test_stop_forwards_sigterm_to_the_suite_in_flight_and_starts_no_more(tmp_path):
+    # a stand-in child that records SIGTERM the way `bplab regress` does (exit 143 after cleanup),
+    # and leaves a file once its handler is in place
+    ready = tmp_path / "ready"
+    child = (
+        "import pathlib,signal,sys,time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); "
+        f"pathlib.Path({str(ready)!r}).touch(); time.sleep(60)"
+    )
     job = schedule.SuiteJob([sys.executable, "-c", child])
     codes = []
     runner = threading.Thread(target=lambda: codes.append(job()))
     runner.start()
-    deadline = time.monotonic() + 30
-    while job._proc is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert job._proc is not None
-    time.sleep(0.5)  # let the child install its handler
+    wait_for(lambda: job._proc is not None and ready.exists(), timeout=30, what="the child's handler")
     job.stop(timeout=20)
     runner.join(20)
     assert codes == [143]
