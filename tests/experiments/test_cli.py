@@ -301,13 +301,15 @@ def test_gradcheck_names_the_planted_bug(tmp_path, monkeypatch, capsys, sqlite_s
     assert "gradcheck.json" in {a.path for a in _client(tmp_path).list_artifacts(run.info.run_id)}
 
 
-@pytest.mark.integration
-def test_gradcheck_passes_on_the_real_backward_pass(tmp_path):
-    proc = run_bplab(["gradcheck", CONFIGS / "xor.toml", "--x64", "--epochs", "1"], tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "ok: manual gradients agree with jax.grad within 1e-10 (float64)" in proc.stdout
+# In-process; the binary's exit 0 is tests/bplab/test_mlflow_ui.py's (it runs `bplab gradcheck`).
+def test_gradcheck_passes_on_the_real_backward_pass(tmp_path, capsys, sqlite_store):
+    with pytest.raises(SystemExit) as e:
+        main(["gradcheck", str(CONFIGS / "xor.toml"), "--x64", "--epochs", "1"])
+    out, err = capsys.readouterr()
+    assert e.value.code == 0, err
+    assert "ok: manual gradients agree with jax.grad within 1e-10 (float64)" in out
     for equation in ("BP1", "BP2", "BP3", "BP4"):
-        assert equation in proc.stdout
+        assert equation in out
     run = _only_run(_client(tmp_path), "xor")
     assert run.info.status == "FINISHED" and run.data.tags["bplab.kind"] == "gradcheck"
     assert run.data.metrics["gradcheck/max_rel_err"] <= 1e-10
