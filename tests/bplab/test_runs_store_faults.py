@@ -14,7 +14,8 @@ import psycopg2
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.support.processes import BPLAB, CONFIGS, clean_env, run_bplab, wait_for
+from bplab.app import main
+from tests.support.processes import BPLAB, CONFIGS, clean_env, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,6 +28,16 @@ LONG_TRAIN = [
     "train.gradcheck_every=0",
 ]
 RETRY = {"BPLAB_TRACKING_RETRY_S": "2"}  # a lost store fails the run in 2 s, not the default 2 min
+
+
+def reconcile(uri: str, monkeypatch, capsys) -> tuple[int, str]:
+    """``bplab runs reconcile`` on ``uri`` in this process (the binary's wiring is tested in
+    ``tests/bplab/test_runs.py``): its exit code and its output."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["runs", "reconcile"])
+    return exit_.value.code, capsys.readouterr().out
 
 
 def pg_running(pg_server, db: str) -> list[str]:
@@ -57,7 +68,9 @@ def admin(pg_server, *statements: str) -> None:
         conn.close()
 
 
-def test_a_run_whose_database_was_dropped_is_ended_once_it_is_back(procs, tmp_path, pg_server, databases):
+def test_a_run_whose_database_was_dropped_is_ended_once_it_is_back(
+    procs, tmp_path, pg_server, databases, monkeypatch, capsys
+):
     """ "Dropped" as a client sees it: every session on the database is cut and it no longer exists
     under its name (renamed away, so its rows survive), until it is restored under that name, as from
     a backup. (A database really dropped takes its runs with it: nothing would be left to reconcile.)
@@ -81,10 +94,10 @@ def test_a_run_whose_database_was_dropped_is_ended_once_it_is_back(procs, tmp_pa
     )
     assert pg_running(pg_server, db) == [run_id]  # nobody could end it while the database was gone
 
-    r = run_bplab(["runs", "reconcile"], tmp_path, MLFLOW_TRACKING_URI=url)
+    rc, out = reconcile(url, monkeypatch, capsys)
 
-    assert r.returncode == 0, r.stderr
-    assert f"ended FAILED run {run_id} " in r.stdout
+    assert rc == 0, out
+    assert f"ended FAILED run {run_id} " in out
     run = MlflowClient(url).get_run(run_id)
     assert run.info.status == "FAILED" and run.data.tags["bplab.failure"] == "worker_lost"
     assert pg_running(pg_server, db) == []
@@ -114,7 +127,7 @@ def full_disk_train(tmp_path, **run):
 
 
 @needs_prlimit
-def test_a_run_whose_disk_filled_up_ends_failed_never_running(tmp_path):
+def test_a_run_whose_disk_filled_up_ends_failed_never_running(tmp_path, monkeypatch, capsys):
     """Its output goes to pipes, which the limit does not cover, so only the store fills up."""
     train, db, limit, uri = full_disk_train(tmp_path, capture_output=True)
 
@@ -126,13 +139,13 @@ def test_a_run_whose_disk_filled_up_ends_failed_never_running(tmp_path):
     ((run_id, before),) = statuses(db).items()
     assert before in ("RUNNING", "FAILED")
 
-    r = run_bplab(["runs", "reconcile"], tmp_path, MLFLOW_TRACKING_URI=uri)
+    rc, out = reconcile(uri, monkeypatch, capsys)
 
-    assert r.returncode == 0, r.stderr
+    assert rc == 0, out
     run = MlflowClient(uri).get_run(run_id)
     assert run.info.status == "FAILED"
     if before == "RUNNING":  # the train could not write its own ending: reconcile did
-        assert f"ended FAILED run {run_id} " in r.stdout
+        assert f"ended FAILED run {run_id} " in out
         assert run.data.tags["bplab.failure"] == "worker_lost"
     else:  # the train ended it itself, with the store's failure category
         assert run.data.tags.get("bplab.failure") not in (None, "", "worker_lost")
