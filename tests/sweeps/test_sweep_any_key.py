@@ -1,14 +1,14 @@
-"""`bplab sweep` over dotted config keys, through the binary: every point is a validated config, an
-invalid one fails its own trial as ``bad_config``, and the study optimises the metric it was given."""
+"""`bplab sweep` over dotted config keys, in-process (the binary's wiring is the other sweep tests'):
+every point is a validated config, an invalid one fails its own trial as ``bad_config``, and the
+study optimises the metric it was given."""
 
 from __future__ import annotations
 
 import pytest
 from optuna.trial import TrialState
 
-from tests.sweeps.conftest import bplab, journal_study, mlflow_runs, write_config
-
-pytestmark = pytest.mark.integration
+from tests.sweeps.conftest import journal_study, mlflow_runs, write_config
+from tests.sweeps.inprocess import bplab_main, use_tmp_stores
 
 SPACE = """
 "train.lr" = {low = 0.5, high = 10.0, log = true}
@@ -18,14 +18,15 @@ SPACE = """
 """
 
 
-def test_dotted_keys_reach_the_runs_and_a_bad_point_fails_alone(tmp_path, env):
+def test_dotted_keys_reach_the_runs_and_a_bad_point_fails_alone(tmp_path, monkeypatch, capsys):
     sweep = 'metric = "train_loss"\npruner = "asha"\nsampler = "random"\nseed = 3'
     # The short keys of the tiny config would contradict the dotted ones: drop them.
     cfg = write_config(tmp_path, name="anykey", n_trials=4, sweep_extra=sweep, space_extra=SPACE)
     text = cfg.read_text().replace("lr = [0.5, 10.0]\nn_layers = [1, 1]\nwidth = [2, 3]\n", "")
     cfg.write_text(text)
-    r = bplab(["sweep", cfg.name], cwd=tmp_path, env=env)
-    assert r.returncode in (0, 1), r.stderr
+    use_tmp_stores(monkeypatch, tmp_path)
+    rc, _out, err = bplab_main(["sweep", cfg.name], capsys)
+    assert rc in (0, 1), err
     study = journal_study(tmp_path, "anykey")
     assert study.direction.name == "MINIMIZE" and study.metric_names in (None, ["train_loss"])
     runs = {
