@@ -29,6 +29,7 @@ from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from experiments.regression import load_suite, resolve_suite_path
+from experiments.tracking.reconcile import reconcile_at_start
 from sweeps.cron import cron_trigger
 
 MISFIRE_GRACE_S = 3600
@@ -122,7 +123,9 @@ def build_scheduler(job: SuiteJob, trigger) -> BlockingScheduler:
 def run_schedule(cron: str, *, suite: str | None = None, once_after: float | None = None) -> None:
     """``bplab schedule --cron EXPR [--suite S] [--once-after SECONDS]``: blocks until SIGTERM/SIGINT.
 
-    The suite file is validated first, so a typo fails now (exit 2), not at 3 a.m.
+    The cron expression and the suite file are validated first, so a typo fails now (exit 2), not at
+    3 a.m., and before the store is touched. Then the runs of dead processes are reconciled, with the
+    stop handlers already in place: a SIGTERM from then on stops the scheduler cleanly.
 
     Raises:
       BadInput: a bad cron expression or suite.
@@ -147,6 +150,7 @@ def run_schedule(cron: str, *, suite: str | None = None, once_after: float | Non
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    reconcile_at_start("schedule")
     first = trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC))
     _say(f"scheduled {suite_path} on {cron!r}; next run {first.isoformat() if first else 'never'}")
     if not stop_requested.is_set():

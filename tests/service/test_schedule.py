@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import sys
 import threading
@@ -66,3 +67,26 @@ def test_stop_forwards_sigterm_to_the_suite_in_flight_and_starts_no_more(tmp_pat
     assert codes == [143]
     assert job() is None and job.runs == 1  # stopping: no new suite
     assert -signal.SIGKILL not in codes
+
+
+def test_a_sigterm_while_runs_are_reconciled_stops_it_cleanly(monkeypatch, capsys):
+    # Its stop handlers are in place before it touches the store, so a SIGTERM that follows its first
+    # line (the reconcile's) stops it cleanly instead of killing it.
+    handlers = []
+
+    def reconcile(command: str) -> list:
+        handlers.append(signal.getsignal(signal.SIGTERM))
+        if getattr(handlers[-1], "__module__", None) != schedule.__name__:  # would kill this worker
+            raise AssertionError(f"SIGTERM is handled by {handlers[-1]!r} while the store is reconciled")
+        os.kill(os.getpid(), signal.SIGTERM)
+        return []
+
+    monkeypatch.setattr(schedule, "reconcile_at_start", reconcile)
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        schedule.run_schedule("0 3 * * *")
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    out = capsys.readouterr().out
+    assert "SIGTERM: stopping" in out and "stopped after 0 suite run(s)" in out
