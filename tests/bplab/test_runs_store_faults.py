@@ -14,8 +14,8 @@ import psycopg2
 import pytest
 from mlflow.tracking import MlflowClient
 
-from bplab.app import main
 from tests.support.processes import BPLAB, CONFIGS, clean_env, wait_for
+from tests.sweeps.inprocess import bplab_main
 
 pytestmark = pytest.mark.integration
 
@@ -28,16 +28,6 @@ LONG_TRAIN = [
     "train.gradcheck_every=0",
 ]
 RETRY = {"BPLAB_TRACKING_RETRY_S": "2"}  # a lost store fails the run in 2 s, not the default 2 min
-
-
-def reconcile(uri: str, monkeypatch, capsys) -> tuple[int, str]:
-    """``bplab runs reconcile`` on ``uri`` in this process (the binary's wiring is tested in
-    ``tests/bplab/test_runs.py``): its exit code and its output."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_:
-        main(["runs", "reconcile"])
-    return exit_.value.code, capsys.readouterr().out
 
 
 def pg_running(pg_server, db: str) -> list[str]:
@@ -94,9 +84,10 @@ def test_a_run_whose_database_was_dropped_is_ended_once_it_is_back(
     )
     assert pg_running(pg_server, db) == [run_id]  # nobody could end it while the database was gone
 
-    rc, out = reconcile(url, monkeypatch, capsys)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)  # in-process: the binary's is test_runs.py's
+    rc, out, err = bplab_main(["runs", "reconcile"], capsys)
 
-    assert rc == 0, out
+    assert rc == 0, err
     assert f"ended FAILED run {run_id} " in out
     run = MlflowClient(url).get_run(run_id)
     assert run.info.status == "FAILED" and run.data.tags["bplab.failure"] == "worker_lost"
@@ -139,9 +130,10 @@ def test_a_run_whose_disk_filled_up_ends_failed_never_running(tmp_path, monkeypa
     ((run_id, before),) = statuses(db).items()
     assert before in ("RUNNING", "FAILED")
 
-    rc, out = reconcile(uri, monkeypatch, capsys)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # in-process: the binary's is test_runs.py's
+    rc, out, err = bplab_main(["runs", "reconcile"], capsys)
 
-    assert rc == 0, out
+    assert rc == 0, err
     run = MlflowClient(uri).get_run(run_id)
     assert run.info.status == "FAILED"
     if before == "RUNNING":  # the train could not write its own ending: reconcile did

@@ -29,6 +29,7 @@ from experiments.gradcheck.command import run_gradcheck
 from experiments.run import train_run
 from experiments.tracking import load_weights
 from tests.mutants import bp2_no_sigma_prime
+from tests.sweeps.inprocess import bplab_main
 
 from .conftest import BPLAB, CONFIGS, clean_env, free_port, run_bplab
 
@@ -303,10 +304,8 @@ def test_gradcheck_names_the_planted_bug(tmp_path, monkeypatch, capsys, sqlite_s
 
 # In-process; the binary's exit 0 is tests/bplab/test_mlflow_ui.py's (it runs `bplab gradcheck`).
 def test_gradcheck_passes_on_the_real_backward_pass(tmp_path, capsys, sqlite_store):
-    with pytest.raises(SystemExit) as e:
-        main(["gradcheck", str(CONFIGS / "xor.toml"), "--x64", "--epochs", "1"])
-    out, err = capsys.readouterr()
-    assert e.value.code == 0, err
+    rc, out, err = bplab_main(["gradcheck", CONFIGS / "xor.toml", "--x64", "--epochs", "1"], capsys)
+    assert rc == 0, err
     assert "ok: manual gradients agree with jax.grad within 1e-10 (float64)" in out
     for equation in ("BP1", "BP2", "BP3", "BP4"):
         assert equation in out
@@ -315,7 +314,6 @@ def test_gradcheck_passes_on_the_real_backward_pass(tmp_path, capsys, sqlite_sto
     assert run.data.metrics["gradcheck/max_rel_err"] <= 1e-10
 
 
-@pytest.mark.integration
 def test_ui_refuses_a_busy_port(tmp_path, monkeypatch, capsys):
     # In-process: the port is checked before any server starts (the binary: tests/bplab/test_mlflow_ui.py).
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
