@@ -72,12 +72,10 @@ def test_stop_forwards_sigterm_to_the_suite_in_flight_and_starts_no_more(tmp_pat
 def test_a_sigterm_while_runs_are_reconciled_stops_it_cleanly(monkeypatch, capsys):
     # Its stop handlers are in place before it touches the store, so a SIGTERM that follows its first
     # line (the reconcile's) stops it cleanly instead of killing it.
-    handlers = []
-
     def reconcile(command: str) -> list:
-        handlers.append(signal.getsignal(signal.SIGTERM))
-        if getattr(handlers[-1], "__module__", None) != schedule.__name__:  # would kill this worker
-            raise AssertionError(f"SIGTERM is handled by {handlers[-1]!r} while the store is reconciled")
+        handler = signal.getsignal(signal.SIGTERM)
+        if getattr(handler, "__module__", None) != schedule.__name__:  # a SIGTERM would kill this worker
+            raise AssertionError(f"SIGTERM is handled by {handler!r} while the store is reconciled")
         os.kill(os.getpid(), signal.SIGTERM)
         return []
 
