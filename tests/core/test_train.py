@@ -152,3 +152,24 @@ def test_float64_only_inside_precision_block():
         assert stepped[0][0].dtype == jnp.float64
     assert jnp.zeros(1).dtype == jnp.float32
     assert init_params(jax.random.key(0), (3, 2))[0][0].dtype == jnp.float32
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_products_inside_precision_block_are_full_precision(dtype_name):
+    """TF32 products on a GPU broke the float32 gradient check; the block asks XLA for full precision
+    in every product of the step it traces (the dots of the forward pass and of BP2–BP4), and only
+    inside it. The lowered program says so on any backend, so this runs on the CPU too."""
+
+    def lowered_step():
+        params = init_params(jax.random.key(0), (3, 4, 2))
+        params = jax.tree.map(lambda a: a.astype(jnp.zeros(0).dtype), params)
+        x = jnp.ones((5, 3), params[0][0].dtype)
+        return sgd_step.lower(params, x, jnp.zeros((5, 2), x.dtype), lr=0.1).as_text()
+
+    with precision(dtype_name):
+        inside = lowered_step()
+    outside = lowered_step()
+    dots = inside.count("stablehlo.dot_general")
+    assert dots >= 5  # z^1, z^2, BP2's δ^1, BP4 twice (BP3's batch means too, as products)
+    assert inside.count("HIGHEST") >= dots
+    assert "HIGHEST" not in outside
