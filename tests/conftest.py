@@ -31,6 +31,7 @@ from tests.support.processes import (
     clean_env,
     free_port,
     http_status,
+    jax_is_cpu_only,
     make_session_caches,
     run_bplab,
     session_jax_cache,
@@ -44,7 +45,8 @@ __all__ = [
 ]  # fmt: skip
 
 # XLA reads its flags when it compiles the first program, which no test has done yet (see TEST_XLA_FLAGS).
-os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS"))
+if jax_is_cpu_only():
+    os.environ["XLA_FLAGS"] = with_test_xla_flags(os.environ.get("XLA_FLAGS"))
 
 INTEGRATION_FOLDERS = ("service",)
 # Conftest fixtures that start a process or a server, or exist only for tests that do.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import base64
+import importlib.metadata
+import importlib.util
 import os
 import shutil
 import signal
@@ -36,6 +38,17 @@ LEAKY_PREFIXES = ("MLFLOW_", "BPLAB_", "POSTGRES_", "OPTUNA_")
 # processes they start, use the classic ones. Both give the same numbers: the `optimized` tests of
 # exact float32 values pass either way.
 TEST_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"
+
+
+def jax_is_cpu_only() -> bool:
+    """True when this process's JAX can only run on the CPU: ``JAX_PLATFORMS=cpu``, or no accelerator
+    plugin installed. Only then may the tests add :data:`TEST_XLA_FLAGS`: a GPU plugin parses
+    ``XLA_FLAGS`` itself, and an unknown (CPU) flag makes it exit(1) silently under pytest's capture
+    (seen on an H200: the core tests ended in 3 s with status 1 and no output)."""
+    if os.environ.get("JAX_PLATFORMS", "").strip().lower() == "cpu":
+        return True
+    plugins = importlib.util.find_spec("jax_plugins") is not None
+    return not plugins and not importlib.metadata.entry_points(group="jax_plugins")
 
 
 def with_test_xla_flags(flags: str | None) -> str:
