@@ -105,7 +105,10 @@ def sweep(
         int | None,
         typer.Option(
             min=1,
-            help="Trials trained at once as one vmapped program (default: 1 on CPU, 16 on GPU/TPU).",
+            help=(
+                "Trials trained at once as one vmapped program, by each worker "
+                "(default: 1 on CPU, 16 on GPU/TPU)."
+            ),
         ),
     ] = None,
     register: Annotated[

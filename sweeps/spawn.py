@@ -60,8 +60,10 @@ def run_spawned(
     heartbeat: int,
     on_change: Callable[[], None],
     grad: Callable | None = None,
+    population: int = 1,
 ) -> list[str]:
-    """Runs ``workers`` processes until they stop, calling ``on_change`` every second meanwhile.
+    """Runs ``workers`` processes until they stop, calling ``on_change`` every second meanwhile;
+    each trains its trials in populations of ``population``.
 
     Returns:
       The names of the workers that ended abnormally (their trials were failed and re-queued).
@@ -71,11 +73,14 @@ def run_spawned(
     """
     ctx = mp.get_context("spawn")
     env = {"MLFLOW_TRACKING_URI": os.environ.get("MLFLOW_TRACKING_URI", handle.tracking_uri)}
+    # Several workers share one GPU: each takes memory as it needs it, not JAX's default 75% at start
+    # (the second worker would find too little left). The user's own setting wins.
+    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
     procs = [
         ctx.Process(
             target=worker_process,
-            args=(handle.url, handle.name, i, remaining, heartbeat, env, grad),
+            args=(handle.url, handle.name, i, remaining, heartbeat, env, grad, population),
             name=f"bplab-worker-{i}",
         )
         for i in range(workers)

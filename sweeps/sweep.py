@@ -113,8 +113,9 @@ def _work(
                     )  # fmt: skip
                 return []
             return run_spawned(
-                handle, workers=workers, deadline=deadline, heartbeat=heartbeat, on_change=changed, grad=grad
-            )
+                handle, workers=workers, deadline=deadline, heartbeat=heartbeat, on_change=changed, grad=grad,
+                population=population,
+            )  # fmt: skip
     finally:
         observer.closed()
 
@@ -144,8 +145,8 @@ def run_sweep(
       heartbeat: PostgreSQL heartbeat interval in seconds (a dead worker's trial is failed after 3×).
       observer: receives the opened study and every change of its trials (default: none).
       grad: a replacement backward pass for every trial (``None``: the real one); tests plant bugs here.
-      population: trials trained at once as populations by the in-process worker (``workers = 1``);
-        ``None``: :func:`sweeps.population.default_population` of the backend.
+      population: trials trained at once as populations by each worker; ``None``:
+        :func:`sweeps.population.default_population` of the backend.
 
     Returns:
       How it ended; ``exit_code`` is 1 when a trial found a gradient bug, 130 when interrupted.

@@ -200,8 +200,10 @@ def worker_process(
     heartbeat_s: int,
     env: dict[str, str],
     grad: Callable | None = None,
+    population: int = 1,
 ) -> None:
-    """Entry point of a spawned worker (``--workers K``): joins the study and works.
+    """Entry point of a spawned worker (``--workers K``): joins the study and works, training its
+    trials in populations of ``population`` (:func:`work`).
 
     Spawned, not forked: JAX is not fork-safe. SIGINT and SIGTERM both raise ``KeyboardInterrupt``
     (a sweep started in the background inherits an ignored SIGINT; a worker must still stop), so a
@@ -215,7 +217,7 @@ def worker_process(
     try:
         with terminate_as_interrupt():
             handle = load(url, name, heartbeat=heartbeat_s, worker_index=index)
-            work(handle, deadline=deadline, grad=grad)
+            work(handle, deadline=deadline, grad=grad, population=population)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:

@@ -1,7 +1,8 @@
 """`bplab sweep` on the embedded default stores: an Optuna journal and MLflow's sqlite, both in cwd.
 
-One two-worker sweep (module-scoped, the `bplab` binary) serves several tests: the budget exact
-with several workers on one journal and one sqlite, every trial's Optuna state agreeing with its
+One two-worker sweep (module-scoped, the `bplab` binary), each worker training populations of two,
+serves several tests: the budget exact with several workers reserving batches on one journal and one
+sqlite, every trial's Optuna state agreeing with its
 MLflow run under one parent, the parent's results, and the best config training again.
 """
 
@@ -28,6 +29,7 @@ pytestmark = pytest.mark.integration
 
 BUDGET = 6  # enough for two workers to race for the last trials
 WORKERS = 2
+POPULATION = 2
 
 
 @dataclass
@@ -53,8 +55,9 @@ def swept(tmp_path_factory, jax_cache) -> Swept:
     folder = tmp_path_factory.mktemp("embedded")
     cfg = write_config(folder, name="multi", n_trials=BUDGET, epochs=2)
     r = bplab(
-        ["sweep", cfg.name, "--workers", str(WORKERS)], cwd=folder, env=clean_env(jax_cache), timeout=420
-    )
+        ["sweep", cfg.name, "--workers", str(WORKERS), "--population", str(POPULATION)],
+        cwd=folder, env=clean_env(jax_cache), timeout=420,
+    )  # fmt: skip
     assert r.returncode == 0, r.stderr
     runs = mlflow_runs(f"sqlite:///{folder / 'mlflow.db'}")
     return Swept(folder, r.stdout, r.stderr, journal_study(folder, "multi"), runs)
@@ -69,6 +72,18 @@ def test_several_workers_share_the_budget_exactly_on_the_journal(swept):
     assert {t.state for t in trials} <= {TrialState.COMPLETE, TrialState.PRUNED}, [t.state for t in trials]
     assert len({t.user_attrs["bplab.pid"] for t in trials}) >= 2  # really several processes
     assert len(swept.children) == BUDGET
+
+
+def test_each_worker_trains_its_trials_in_populations(swept):
+    """A population's runs are all open while it trains; one-by-one trials' runs never overlap."""
+    by_pid: dict[str, list] = {}
+    for run in swept.children:
+        by_pid.setdefault(run.data.tags["bplab.pid"], []).append(run.info)
+    assert len(by_pid) == WORKERS
+    for runs in by_pid.values():
+        runs.sort(key=lambda r: r.start_time)
+        overlapping = [a for a, b in zip(runs, runs[1:]) if b.start_time < a.end_time]
+        assert overlapping, [(r.start_time, r.end_time) for r in runs]
 
 
 def test_every_trial_is_one_child_run_that_agrees_with_it(swept):
