@@ -1,11 +1,13 @@
-"""Trials per minute of one ``bplab sweep`` command at a given ``--population``: the device check's sweep.
+"""Trials per minute of one ``bplab sweep`` command at a given ``--population`` and ``--workers``: the
+device check's sweep.
 
-    python -m benchmarks.population_sweep --n-trials 1000 --population 16 --budget 100
+    python -m benchmarks.population_sweep --n-trials 1000 --population 16 --workers 4 --budget 100
     python -m benchmarks.population_sweep --n-trials 1000 --population 1 --budget 25
 
 A whole command is timed, as a user waits for it: ``bplab sweep`` of the digits config with every
-epoch run (``sweep.pruner=none``), one worker, in a fresh temporary folder with the default embedded
-stores (MLflow on SQLite, Optuna's journal file) and an empty ``BPLAB_JAX_CACHE``, so compiling counts.
+epoch run (``sweep.pruner=none``), ``--workers`` processes (default 1: in-process), in a fresh
+temporary folder with the default embedded stores (MLflow on SQLite, Optuna's journal file) and an
+empty ``BPLAB_JAX_CACHE``, so compiling counts.
 
 ``--budget`` is passed as the sweep's own ``--timeout`` (no trial starts after it), so a population
 size too slow for ``N`` trials on the device's time budget still yields a rate over the trials it
@@ -62,7 +64,14 @@ def tracked_runs(folder: Path) -> int:
 
 
 def measure(
-    *, n_trials: int, population: int, epochs: int, budget: float | None, grace: float, config: Path
+    *,
+    n_trials: int,
+    population: int,
+    epochs: int,
+    budget: float | None,
+    grace: float,
+    config: Path,
+    workers: int = 1,
 ) -> dict:
     """One timed sweep in a fresh folder; the counts and trials per minute as a dict.
 
@@ -72,11 +81,11 @@ def measure(
     Raises:
       CommandFailed: the sweep exited non-zero.
     """
-    study = f"pop{population}-n{n_trials}"
+    study = f"pop{population}-w{workers}-n{n_trials}"
     with tempfile.TemporaryDirectory(prefix="bplab-pop-") as tmp:
         folder, cache = Path(tmp) / "run", Path(tmp) / "jax-cache"
         folder.mkdir()
-        cmd = [*bplab(), "sweep", str(config), "--n-trials", str(n_trials), "--workers", "1"]
+        cmd = [*bplab(), "sweep", str(config), "--n-trials", str(n_trials), "--workers", str(workers)]
         cmd += ["--population", str(population), "--study", study]
         cmd += ["--set", f"train.epochs={epochs}", "--set", "sweep.pruner=none"]
         if budget is not None:
@@ -96,6 +105,7 @@ def measure(
         done, tracked = completed_trials(folder, study), tracked_runs(folder)
     return {
         "population": population,
+        "workers": workers,
         "n_trials_asked": n_trials,
         "budget_s": budget,
         "epochs": epochs,
@@ -115,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-trials", type=int, default=1000)
     ap.add_argument("--population", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--budget", type=float, default=None, help="seconds after which no trial starts")
     ap.add_argument("--grace", type=float, default=60, help="seconds allowed after the budget")
@@ -124,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         result = measure(
             n_trials=args.n_trials,
             population=args.population,
+            workers=args.workers,
             epochs=args.epochs,
             budget=args.budget,
             grace=args.grace,

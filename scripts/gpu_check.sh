@@ -2,29 +2,30 @@
 # One prepared run on a GPU machine: the population sweep benchmark, the core tests and `bplab bench`,
 # results written to "$OUT", all inside one device-time budget.
 #
-#   OUT=/some/dir scripts/gpu_check.sh             # on the device
+#   scripts/gpu_wheels.sh                          # here, once: the packages the device image lacks
+#   OUT=/some/dir scripts/gpu_check.sh             # on the device (the runner's carry: [".whl"])
 #   OUT=/tmp/x scripts/gpu_check.sh --dry-run      # on a CPU: tiny sizes, proves the script runs
 #
 # Steps, most wanted first, each cut to what is left of GPU_CHECK_BUDGET (default 290 s):
 #   1. the sweep benchmark (python -m benchmarks.population_sweep): a 1,000-trial digits sweep, 30 epochs
 #      each, every trial tracked (MLflow on SQLite, Optuna journal, empty compile cache,
-#      sweep.pruner=none), at the backend's default --population (16 on a GPU), then the same sweep at
-#      --population 1. Each gets a time budget passed as the sweep's --timeout (SWEEP_BUDGET, default
-#      110 s, long enough to see 1,000 trials finish under 2 minutes; SWEEP1_BUDGET, 20 s): no trial
-#      starts after it, so a sweep that cannot finish 1,000 trials in time still gives trials per
-#      minute over the trials it finished (the table says "cut at N s"), and one still running
-#      SWEEP_GRACE (45 s) later is killed and counted as it stands. Population 1 cannot finish 1,000
-#      trials in this budget: its rate is over the smaller number it finished, and the table says so.
+#      sweep.pruner=none), at the backend's default --population (16 on a GPU) with --workers
+#      SWEEP_WORKERS (default 4: the host's Python work per trial, spread over processes); then the
+#      same sweep at --population 1; then, when SWEEP_WORKERS > 1, the default population in one
+#      process. Each gets a time budget passed as the sweep's --timeout (SWEEP_BUDGET, default 110 s,
+#      long enough to see 1,000 trials finish under 2 minutes; SWEEP1_BUDGET 20 s; SWEEP_W1_BUDGET
+#      30 s): no trial starts after it, so a sweep that cannot finish 1,000 trials in time still gives
+#      trials per minute over the trials it finished (the table says "cut at N s"), and one still
+#      running SWEEP_GRACE (45 s) later is killed and counted as it stands.
 #   2. `pytest` on the core tests, the population and masking tests first (they prove what step 1
-#      measures); the whole of tests/core took 210-235 s on an H200, so under the default budget it is
-#      usually cut (the log says so; exit status 4). TEST_TIMEOUT caps it (default 180 s).
+#      measures). TEST_TIMEOUT caps it (default 180 s); a cut run exits 4.
 #   3. `bplab bench --json` with the last BENCH_RESERVE seconds (default 45 s; --quick unless
 #      GPU_CHECK_QUICK=0 and at least BENCH_TIMEOUT, default 150 s, is left).
 #
 # Writes:
-#   $OUT/gpu_sweep.json  both sweeps (trials done, tracked child runs, wall s, trials/min) and the CPU rate
+#   $OUT/gpu_sweep.json  every sweep (trials done, tracked child runs, wall s, trials/min) and the CPU rate
 #   $OUT/gpu_sweep.txt   the same as a small table
-#   $OUT/gpu_tests.log   the environment (nvidia-smi, python, jax devices), any wheel install, every
+#   $OUT/gpu_tests.log   the environment (nvidia-smi, python, jax devices), the wheel install, every
 #                        step's log and the pytest output
 #   $OUT/gpu_bench.json  `bplab bench --json` (one measurement)
 #   $OUT/gpu_bench.txt   the same measurement rendered as the table, plus its markdown for the docs
@@ -33,18 +34,16 @@
 #   python -m benchmarks.population_sweep --n-trials 30 --population 1
 # i.e. the same command at N=30 (the population default on CPU is 1); see docs/PERFORMANCE.md.
 #
-# JAX: if `python3 -c "import jax"` does not find a GPU backend and a folder `.whl` exists in the
-# repository root, the wheels in it are installed with `pip install --no-index --find-links .whl`
-# (nothing is ever downloaded: the machine is offline). `.whl` is git-ignored, so pass it in the
-# runner's `carry`. Without `.whl` the installed packages are used as they are. The sweep needs
-# mlflow and optuna too: put their wheels (and their dependencies') in `.whl` if the machine lacks them.
-#
+# Packages: the device image has JAX with its CUDA plugin, numpy, pandas, scikit-learn, matplotlib,
+# typer, rich and pytest, but not MLflow, Optuna and what they import. scripts/gpu_wheels.sh fetches
+# those into `.whl` (git-ignored; the machine is offline, so they travel in the runner's `carry`), and
+# this script installs them with --no-deps into GPU_CHECK_SITE (/tmp/bplab-site) on PYTHONPATH.
 # The project itself is put on PYTHONPATH rather than pip-installed: an offline `pip install -e .`
 # would need setuptools available for the build, and `python -m bplab` needs no console script.
 #
 # Knobs (environment): PYTHON (default python3), GPU_CHECK_BUDGET, SWEEP_TRIALS (1000), SWEEP_EPOCHS
-# (30), SWEEP_POPULATION (the backend's default), SWEEP_BUDGET, SWEEP1_BUDGET, TEST_TIMEOUT,
-# BENCH_RESERVE, BENCH_TIMEOUT, GPU_CHECK_QUICK.
+# (30), SWEEP_POPULATION (the backend's default), SWEEP_WORKERS, SWEEP_BUDGET, SWEEP1_BUDGET,
+# SWEEP_W1_BUDGET, SWEEP_GRACE, TEST_TIMEOUT, BENCH_RESERVE, BENCH_TIMEOUT, GPU_CHECK_QUICK.
 #
 # Exit status: 0 when every step ran to its end on a GPU backend; 1 when a step failed; 4 when nothing
 # failed but the budget cut the tests; 3 when everything ran but on a non-GPU backend (a dry run).
@@ -60,15 +59,18 @@ PY="${PYTHON:-python3}"
 BUDGET="${GPU_CHECK_BUDGET:-290}"
 SWEEP_TRIALS="${SWEEP_TRIALS:-1000}"
 SWEEP_EPOCHS="${SWEEP_EPOCHS:-30}"
+SWEEP_WORKERS="${SWEEP_WORKERS:-4}"
 SWEEP_BUDGET="${SWEEP_BUDGET:-110}"
 SWEEP1_BUDGET="${SWEEP1_BUDGET:-20}"
+SWEEP_W1_BUDGET="${SWEEP_W1_BUDGET:-30}"
 SWEEP_GRACE="${SWEEP_GRACE:-45}"  # seconds after a budget for the trials already started and the parent's plots
 TEST_TIMEOUT="${TEST_TIMEOUT:-180}"
 BENCH_RESERVE="${BENCH_RESERVE:-45}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-150}"
 TESTS=(tests/core/test_population.py tests/core/test_masks.py tests/core)
 if [ $DRY = 1 ]; then  # tiny sizes: every step runs end to end in about a minute on a CPU
-    SWEEP_TRIALS=8 SWEEP_EPOCHS=2 SWEEP_BUDGET=20 SWEEP1_BUDGET=10 SWEEP_GRACE=60 GPU_CHECK_QUICK=1
+    SWEEP_TRIALS=8 SWEEP_EPOCHS=2 SWEEP_BUDGET=20 SWEEP1_BUDGET=10 SWEEP_W1_BUDGET=10 SWEEP_GRACE=60
+    SWEEP_WORKERS=2 GPU_CHECK_QUICK=1
     SWEEP_POPULATION="${SWEEP_POPULATION:-4}"
     TESTS=(tests/core/test_population.py)
 fi
@@ -91,37 +93,32 @@ backend() {
         >>"$LOG" 2>&1
 }
 
-pip_install() {
-    # Offline, from .whl only; PEP 668 system pythons refuse plain `pip install` without the flag.
-    "$PY" -m pip install --no-index --find-links .whl "$@" >>"$LOG" 2>&1 ||
-        "$PY" -m pip install --break-system-packages --no-index --find-links .whl "$@" >>"$LOG" 2>&1
-}
-
 log "repository $(pwd), python $("$PY" --version 2>&1), budget ${BUDGET}s$([ $DRY = 1 ] && echo ', DRY RUN')"
 { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || echo "nvidia-smi: not found"; } >>"$LOG" 2>&1
 
-log "jax before any install:"
-if backend; then
-    log "jax has a GPU backend; using the installed packages"
-elif [ -d .whl ]; then
-    wheels=(.whl/*.whl)
-    [ -e "${wheels[0]}" ] || wheels=()
-    log "no GPU backend; installing the ${#wheels[@]} wheels in .whl (offline)"
-    if [ ${#wheels[@]} -gt 0 ] && pip_install "${wheels[@]}"; then
-        log "wheels installed"
+# The wheels scripts/gpu_wheels.sh fetched (what the device image lacks: MLflow, Optuna and theirs),
+# installed as they are: --no-deps, since the image's own packages stand in for the rest, and pip
+# could not resolve against an index that is not there.
+wheels=()
+[ -d .whl ] && wheels=(.whl/*.whl)
+[ -e "${wheels[0]:-}" ] || wheels=()
+if [ ${#wheels[@]} -gt 0 ]; then
+    SITE="${GPU_CHECK_SITE:-/tmp/bplab-site}"
+    log "installing the ${#wheels[@]} wheels in .whl into $SITE (offline, --no-deps)"
+    if "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" \
+        "${wheels[@]}" >>"$LOG" 2>&1; then
+        export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
     else
         log "wheel install FAILED (see above)"
     fi
-    backend || log "still no GPU backend after the install"
-else
-    log "no GPU backend and no .whl folder; going on with what is installed"
 fi
+log "jax:"
+backend || log "jax has no GPU backend here"
 
 # Whatever the tests, the sweep and the bench import beyond jax; reported, not installed from elsewhere.
 missing=()
-for mod in numpy pytest typer rich optuna mlflow; do
-    if ! "$PY" -c "import $mod" 2>/dev/null; then
-        if [ -d .whl ] && pip_install "$mod"; then continue; fi
+for mod in numpy pytest typer rich optuna mlflow sqlalchemy plotly pydantic tomli_w; do
+    if ! "$PY" -c "import $mod" >>"$LOG" 2>&1; then
         log "module $mod is missing"
         missing+=("$mod")
     fi
@@ -132,52 +129,59 @@ on_gpu=0
 backend && on_gpu=1
 log "backend for this run: $([ $on_gpu = 1 ] && echo gpu || echo NOT gpu)"
 
-# 1. The sweep benchmark: the backend's default population, then population 1, on the same device.
+# 1. The sweep benchmark: the backend's default population with SWEEP_WORKERS processes, then the
+#    same sweep at population 1, then (when SWEEP_WORKERS > 1) the default population in one process.
 if [ -z "${SWEEP_POPULATION:-}" ]; then
     SWEEP_POPULATION=$("$PY" -c 'import jax; from sweeps.population import default_population as d; print(d(jax.default_backend()))' 2>>"$LOG") ||
         SWEEP_POPULATION=16
 fi
-sweep() {  # sweep K BUDGET_S → $OUT/gpu_sweep_popK.json
-    local k=$1 budget=$2 file="$OUT/gpu_sweep_pop$1.json"
-    log "sweep: $SWEEP_TRIALS trials x $SWEEP_EPOCHS epochs, --population $k, no trial started after ${budget}s"
+sweep() {  # sweep K W BUDGET_S → $OUT/gpu_sweep_pK_wW.json (folded into gpu_sweep.json below)
+    local k=$1 w=$2 budget=$3 file="$OUT/gpu_sweep_p$1_w$2.json"
+    log "sweep: $SWEEP_TRIALS trials x $SWEEP_EPOCHS epochs, --population $k --workers $w, no trial started after ${budget}s"
     timeout $((budget + SWEEP_GRACE + 30)) "$PY" -m benchmarks.population_sweep --n-trials "$SWEEP_TRIALS" \
-        --epochs "$SWEEP_EPOCHS" --population "$k" --budget "$budget" --grace "$SWEEP_GRACE" \
+        --epochs "$SWEEP_EPOCHS" --population "$k" --workers "$w" --budget "$budget" --grace "$SWEEP_GRACE" \
         >"$file" 2>>"$LOG"
     local rc=$?
-    log "sweep --population $k exit status $rc"
+    log "sweep --population $k --workers $w exit status $rc"
     [ $rc -eq 0 ] || { rm -f "$file"; status=1; }
 }
+sweep_budget() { min "$1" $(($(left) - SWEEP_GRACE - 60)); }
 if [ ${#missing[@]} -eq 0 ]; then
-    sweep "$SWEEP_POPULATION" "$(min "$SWEEP_BUDGET" $(($(left) - SWEEP_GRACE - 60)))"
-    [ "$SWEEP_POPULATION" = 1 ] || sweep 1 "$(min "$SWEEP1_BUDGET" $(($(left) - SWEEP_GRACE - 60)))"
-    # One table and one JSON document from the per-population files.
+    sweep "$SWEEP_POPULATION" "$SWEEP_WORKERS" "$(sweep_budget "$SWEEP_BUDGET")"
+    [ "$SWEEP_POPULATION" = 1 ] || sweep 1 "$SWEEP_WORKERS" "$(sweep_budget "$SWEEP1_BUDGET")"
+    [ "$SWEEP_WORKERS" = 1 ] || sweep "$SWEEP_POPULATION" 1 "$(sweep_budget "$SWEEP_W1_BUDGET")"
+    # One table and one JSON document from the per-sweep files, in the order they ran.
     "$PY" - "$OUT" "$CPU_TRIALS_PER_MIN" "$CPU_NOTE" "$on_gpu" >"$OUT/gpu_sweep.txt" 2>>"$LOG" <<'EOF'
 import glob, json, os, sys
 out, cpu_rate, cpu_note, on_gpu = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
-rows = sorted((json.load(open(p)) for p in glob.glob(os.path.join(out, "gpu_sweep_pop*.json"))),
-              key=lambda r: -r["population"])
+files = sorted(glob.glob(os.path.join(out, "gpu_sweep_p*_w*.json")), key=os.path.getmtime)
+rows = [json.load(open(p)) for p in files]
 device = "GPU" if on_gpu else "this machine (NOT a GPU)"
-print(f"| where | --population | trials done / asked | tracked runs | wall s | trials/min |")
-print("|---|---|---|---|---|---|")
+print("| where | --population | --workers | trials done / asked | tracked runs | wall s | trials/min |")
+print("|---|---|---|---|---|---|---|")
 for r in rows:
     done = f"{r['completed']} / {r['n_trials_asked']}" + ("" if r["all_finished"] else f" (cut at {r['budget_s']:g} s)")
     done += ", killed after the grace" if r.get("killed_after_grace") else ""
-    print(f"| {device} | {r['population']} | {done} | {r['tracked_child_runs']} | {r['wall_s']:.1f} | {r['trials_per_min']:.0f} |")
-print(f"| 2-core CPU (dev machine) | 1 | 30 / 30 | 30 | — | {cpu_rate:.0f} |")
+    print(f"| {device} | {r['population']} | {r['workers']} | {done} | {r['tracked_child_runs']} "
+          f"| {r['wall_s']:.1f} | {r['trials_per_min']:.0f} |")
+print(f"| 2-core CPU (dev machine) | 1 | 1 | 30 / 30 | 30 | — | {cpu_rate:.0f} |")
 print(f"\nCPU row: {cpu_note}")
-by_k = {r["population"]: r for r in rows}
 doc = {"rows": rows, "cpu": {"population": 1, "n_trials": 30, "trials_per_min": cpu_rate, "note": cpu_note}}
-if 1 in by_k and len(by_k) > 1:
-    big = max(by_k)
-    doc["speedup_over_population_1"] = by_k[big]["trials_per_min"] / by_k[1]["trials_per_min"]
-    print(f"--population {big} / --population 1: {doc['speedup_over_population_1']:.1f}x trials per minute")
 if rows:
-    big = rows[0]
-    doc["speedup_over_cpu"] = big["trials_per_min"] / cpu_rate
-    doc["target_1000_in_2_min"] = big["n_trials_asked"] >= 1000 and big["all_finished"] and big["wall_s"] < 120
-    print(f"--population {big['population']} / CPU: {doc['speedup_over_cpu']:.1f}x trials per minute")
+    main = rows[0]
+    same_workers = [r for r in rows if r["population"] == 1 and r["workers"] == main["workers"]]
+    if same_workers and main["population"] > 1:
+        doc["speedup_over_population_1"] = main["trials_per_min"] / same_workers[0]["trials_per_min"]
+        print(f"--population {main['population']} / --population 1 (--workers {main['workers']}): "
+              f"{doc['speedup_over_population_1']:.1f}x trials per minute")
+    doc["speedup_over_cpu"] = main["trials_per_min"] / cpu_rate
+    doc["target_1000_in_2_min"] = main["n_trials_asked"] >= 1000 and main["all_finished"] and main["wall_s"] < 120
+    print(f"--population {main['population']} --workers {main['workers']} / CPU: "
+          f"{doc['speedup_over_cpu']:.1f}x trials per minute")
     print(f"target (1,000 tracked trials in under 2 minutes): {'met' if doc['target_1000_in_2_min'] else 'MISSED'}")
 json.dump(doc, open(os.path.join(out, "gpu_sweep.json"), "w"), indent=2)
+for p in files:  # folded into gpu_sweep.json: the runner brings back 8 files at most
+    os.remove(p)
 EOF
     [ $? -eq 0 ] || { log "the sweep table failed"; status=1; }
     cat "$OUT/gpu_sweep.txt" | tee -a "$LOG"
