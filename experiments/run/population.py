@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from backprop_core import population_epoch, population_evaluate, precision, stack_params
+from experiments import tracking
 from experiments.config import RunConfig
 from experiments.run.evaluation import fetch
 from experiments.run.loop import OnEpoch, Started, finish, record_epoch, start
@@ -92,9 +93,11 @@ def train_population(
     datasets = {}
     for k, m in enumerate(members):
         try:
-            datasets[k] = prepare(m.cfg, track=track)
+            datasets[k] = prepare(m.cfg, track=False)
         except Exception as e:  # a member's bad input is its own: no run is opened for it
             results[k] = e
+    if track:
+        _check_stores(members, datasets, results)
     run_ids = {
         k: open_run(m.cfg, parent_run_id=parent_run_id, tags=m.tags, run_name=m.run_name, grad=grad)
         if track
@@ -114,6 +117,19 @@ def train_population(
                 close_unfinished(run_id, e)
         raise
     return results
+
+
+def _check_stores(members: Sequence[Member], datasets: dict, results: list) -> None:
+    """The store check of ``prepare(track=True)``, once per experiment rather than once per member
+    (a sqlite query and a file lock each; the members are prepared milliseconds apart). A member whose
+    store does not answer gets the error as its result, and no run."""
+    for name in {members[k].cfg.experiment.name for k in datasets}:
+        try:
+            tracking.ensure_reachable(experiment=name)
+        except Exception as e:
+            for k in [k for k in datasets if members[k].cfg.experiment.name == name]:
+                results[k] = e
+                del datasets[k]
 
 
 def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size) -> None:

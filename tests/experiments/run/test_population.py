@@ -76,3 +76,18 @@ def test_members_are_tracked_runs_with_their_own_endings(sqlite_store):
     assert len(client.get_metric_history(done.info.run_id, "val_loss")) == 3
     assert len(client.get_metric_history(pruned.info.run_id, "val_loss")) == 2
     assert done.data.params["n_params"] == str(4 * 2 + 2 + 2 * 3 + 3)  # the true net's, not the padded
+
+
+def test_an_unreachable_store_fails_every_member_before_any_run_after_one_check(tmp_path, monkeypatch):
+    from experiments import tracking
+    from experiments.errors import BadInput
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}")
+    checks = []
+    real = tracking.ensure_reachable
+    monkeypatch.setattr(tracking, "ensure_reachable", lambda **kw: checks.append(kw) or real(**kw))
+    members = [Member(cfg(*m)) for m in MEMBERS]
+    results = train_population(members, pad_to=PAD, size=SIZE)
+    assert all(isinstance(r, BadInput) and "cannot reach MLflow" in str(r) for r in results), results
+    assert len(checks) == 1  # one check for the population, not one per member
+    assert not (tmp_path / "missing").exists()
