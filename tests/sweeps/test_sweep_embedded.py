@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import shutil
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ def test_each_worker_trains_its_trials_in_populations(swept):
     assert len(by_pid) == WORKERS
     for runs in by_pid.values():
         runs.sort(key=lambda r: r.start_time)
-        overlapping = [a for a, b in zip(runs, runs[1:]) if b.start_time < a.end_time]
+        overlapping = [a for a, b in itertools.pairwise(runs) if b.start_time < a.end_time]
         assert overlapping, [(r.start_time, r.end_time) for r in runs]
 
 
