@@ -22,6 +22,7 @@ from bplab.options import (
     OnceAfterOpt,
     OutOpt,
     OverridesArg,
+    PopulationOpt,
     PortOpt,
     RtolOpt,
     SetOpt,
@@ -101,16 +102,7 @@ def sweep(
     timeout: TimeoutOpt = None,
     heartbeat: HeartbeatOpt = 10,
     set_: SetOpt = None,
-    population: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help=(
-                "Trials trained at once as one vmapped program, by each worker "
-                "(default: 1 on CPU, 16 on GPU/TPU)."
-            ),
-        ),
-    ] = None,
+    population: PopulationOpt = None,
     register: Annotated[
         str | None,
         typer.Option("--register", help="Register the best trial's model as NAME (alias champion)."),
@@ -143,11 +135,14 @@ def worker(
         int | None, typer.Option(min=1, help="At most this many trials from this worker.")
     ] = None,
     heartbeat: HeartbeatOpt = 10,
+    population: PopulationOpt = None,
 ) -> None:
     """Join an existing sweep: its config, budget and parent run come from the study."""
     from bplab import sweep as verb
 
-    rc = verb.worker_command(study, storage=storage, n_trials=n_trials, heartbeat=heartbeat)
+    rc = verb.worker_command(
+        study, storage=storage, n_trials=n_trials, heartbeat=heartbeat, population=population
+    )
     if rc:
         raise typer.Exit(rc)
 

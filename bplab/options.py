@@ -47,6 +47,14 @@ NTrialsOpt = Annotated[int | None, typer.Option(min=1, help="Total trials (defau
 WorkersOpt = Annotated[
     int, typer.Option(min=0, help="Local worker processes; 0 only creates the study for remote workers.")
 ]
+PopulationOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Trials trained at once as one vmapped program, by each worker "
+        "(default: 1 on CPU, 16 on GPU/TPU).",
+    ),
+]
 TimeoutOpt = Annotated[float | None, typer.Option(min=0.001, help="Seconds after which no new trial starts.")]
 SuiteArg = Annotated[
     str | None,

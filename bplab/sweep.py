@@ -123,7 +123,8 @@ def sweep_command(
 def worker_command(study: str, *, out: TextIO | None = None, **options: Any) -> int:
     """``bplab worker``: joins an existing study; returns the exit code.
 
-    ``options`` are :func:`sweeps.sweep.run_worker`'s (``storage``, ``n_trials``, ``heartbeat``).
+    ``options`` are :func:`sweeps.sweep.run_worker`'s (``storage``, ``n_trials``, ``heartbeat``,
+    ``population``).
     """
     out = out or sys.stdout
     enable_compilation_cache()

@@ -204,13 +204,14 @@ def run_worker(
     heartbeat: int = HEARTBEAT_S,
     observer: SweepObserver | None = None,
     grad: Callable | None = None,
+    population: int | None = None,
 ) -> SweepResult:
     """Joins an existing study (``bplab worker``).
 
     Args:
       study, storage: which study; its stored config, budget and parent run need nothing else.
       n_trials: at most this many trials from this worker (the study's budget still bounds all).
-      heartbeat, observer, grad: as in :func:`run_sweep`.
+      heartbeat, observer, grad, population: as in :func:`run_sweep`.
 
     Raises:
       BadInput: no such study, or an unreachable store.
@@ -229,7 +230,8 @@ def run_worker(
     _opened(handle, observer)
     start = time.monotonic()
     try:
-        _work(handle, observer, max_trials=n_trials, heartbeat=heartbeat, grad=grad)
+        population = population or default_population(jax.default_backend())
+        _work(handle, observer, max_trials=n_trials, heartbeat=heartbeat, grad=grad, population=population)
         return finish(handle, start, deadline_hit=False)
     except KeyboardInterrupt:
         return result(handle, Ending.INTERRUPTED)

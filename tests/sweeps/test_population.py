@@ -19,7 +19,7 @@ from sweeps.population import default_population
 from sweeps.space import parse_space
 from sweeps.sweep import run_sweep
 from tests.sweeps.conftest import journal_study, mlflow_runs, write_config
-from tests.sweeps.inprocess import use_tmp_stores
+from tests.sweeps.inprocess import bplab_main, use_tmp_stores
 
 EPOCHS = 3
 
@@ -79,3 +79,18 @@ def test_space_max_widths_and_default_population():
     choices = parse_space({"model.hidden": {"choices": [[30], [64, 16], [20, 40]]}}, "t.toml")
     assert space_max_widths(choices, 2) == (64, 40) and space_max_widths(choices, 1) == (30,)
     assert (default_population("cpu"), default_population("gpu"), default_population("tpu")) == (1, 16, 16)
+
+
+def test_bplab_worker_trains_populations_too(tmp_path, monkeypatch, capsys):
+    uri = use_tmp_stores(monkeypatch, tmp_path)
+    cfg = write_config(tmp_path, name="joined", n_trials=4, epochs=2, sweep_extra='pruner = "none"')
+    assert run_sweep(cfg, workers=0).exit_code == 0  # the study, for workers elsewhere
+
+    rc, _out, err = bplab_main(["worker", "--study", "joined", "--population", "4"], capsys)
+
+    assert rc == 0, err
+    assert [t.state.name for t in journal_study(tmp_path, "joined").get_trials()] == ["COMPLETE"] * 4
+    runs = [r.info for r in mlflow_runs(uri) if r.data.tags.get("bplab.kind") == "trial"]
+    assert len(runs) == 4
+    # one population: every run was open before the first one ended
+    assert max(r.start_time for r in runs) < min(r.end_time for r in runs)
