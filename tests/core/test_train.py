@@ -160,15 +160,14 @@ def test_products_inside_precision_block_are_full_precision(dtype_name):
     in every product of the step it traces (the dots of the forward pass and of BP2–BP4), and only
     inside it. The lowered program says so on any backend, so this runs on the CPU too."""
 
-    def lowered_step():
-        params = init_params(jax.random.key(0), (3, 4, 2))
-        params = jax.tree.map(lambda a: a.astype(jnp.zeros(0).dtype), params)
-        x = jnp.ones((5, 3), params[0][0].dtype)
-        return sgd_step.lower(params, x, jnp.zeros((5, 2), x.dtype), lr=0.1).as_text()
+    def lowered_step(dtype):
+        params = init_params(jax.random.key(0), (3, 4, 2), dtype=dtype)
+        x = jnp.ones((5, 3), dtype)
+        return sgd_step.lower(params, x, jnp.zeros((5, 2), dtype), lr=0.1).as_text()
 
-    with precision(dtype_name):
-        inside = lowered_step()
-    outside = lowered_step()
+    with precision(dtype_name) as dtype:
+        inside = lowered_step(dtype)
+    outside = lowered_step(jnp.float32)
     dots = inside.count("stablehlo.dot_general")
     assert dots >= 5  # z^1, z^2, BP2's δ^1, BP4 twice (BP3's batch means too, as products)
     assert inside.count("HIGHEST") >= dots
