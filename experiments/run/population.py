@@ -155,20 +155,30 @@ def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size
         active = np.arange(len(filled)) < len(slots)
         shared = {"activation": cfg.model.activation, "cost": cfg.model.cost}
         epoch_grad = grad if (grad is not None and tr.grad == "manual") else tr.grad
-        for epoch in range(1, tr.epochs + 1):
-            if not active.any():
-                break
-            t0 = time.perf_counter()
-            params_K, m_K = population_epoch(
+
+        def epoch_after(params_K, epoch: int):
+            return population_epoch(
                 params_K, x, y, keys_EK[epoch - 1], lr_K=lr_K, unit_masks_K=masks_K,
                 active_K=jnp.asarray(active), batch_size=tr.batch_size, grad=epoch_grad, **shared,
             )  # fmt: skip
-            m_K = jax.block_until_ready(m_K)
-            seconds = time.perf_counter() - t0
+
+        # As in the single run's loop (:mod:`.loop`): the next epoch is queued before this one is
+        # fetched, so the device trains it while the host records K members. A slot that ends at this
+        # epoch still trains the queued one, whose numbers nobody reads.
+        started = time.perf_counter()
+        ahead = epoch_after(params_K, 1)
+        for epoch in range(1, tr.epochs + 1):
+            if not active.any():
+                break
+            params_K, m_K = ahead
             val = population_evaluate(
                 params_K, xv, yv, unit_masks_K=masks_K, classification=ds.is_classification, **shared
             )
+            ahead = epoch_after(params_K, epoch + 1) if epoch < tr.epochs else None
+            m_K = jax.block_until_ready(m_K)
+            seconds = time.perf_counter() - started
             m_K, (loss_K, acc_K) = fetch((m_K, val))  # the population's one fetch
+            started = time.perf_counter()
             for i in np.flatnonzero(active):
                 k = slots[i]
                 fetched = (jax.tree.map(lambda a, i=i: a[i], m_K), loss_K[i], acc_K[i])
