@@ -91,13 +91,15 @@ def _work(
     deadline: float | None = None,
     heartbeat: int = HEARTBEAT_S,
     grad: Callable | None = None,
-    population: int = 1,
+    population: int | None = None,
 ) -> list[str]:
     """Runs the local workers, reporting the trials to ``observer``; returns the lost workers' names.
+    Each trains populations of ``population`` (``None``: the backend's default).
 
     Raises:
       KeyboardInterrupt: SIGINT or SIGTERM, after the running trials were failed and re-queued.
     """
+    population = population or default_population(jax.default_backend())
 
     def changed() -> None:
         observer.trials_changed(snapshot(handle.study.get_trials(deepcopy=False)))
@@ -180,7 +182,6 @@ def run_sweep(
     start = time.monotonic()
     deadline = start + spec.timeout if spec.timeout else None
     try:
-        population = population or default_population(jax.default_backend())
         lost = _work(
             handle, observer, workers=workers, deadline=deadline, heartbeat=heartbeat, grad=grad,
             population=population,
@@ -230,7 +231,6 @@ def run_worker(
     _opened(handle, observer)
     start = time.monotonic()
     try:
-        population = population or default_population(jax.default_backend())
         _work(handle, observer, max_trials=n_trials, heartbeat=heartbeat, grad=grad, population=population)
         return finish(handle, start, deadline_hit=False)
     except KeyboardInterrupt:
