@@ -2,8 +2,8 @@
 
 One two-worker sweep (module-scoped, the `bplab` binary), each worker training populations of two,
 serves several tests: the budget exact with several workers reserving batches on one journal and one
-sqlite, every trial's Optuna state agreeing with its
-MLflow run under one parent, the parent's results, and the best config training again.
+sqlite, every trial's Optuna state agreeing with its MLflow run under one parent, the parent's
+results, and the best config training again.
 """
 
 from __future__ import annotations
