@@ -112,22 +112,25 @@ if [ ${#wheels[@]} -gt 0 ]; then
         log "wheel install FAILED (see above)"
     fi
 fi
-log "jax:"
-backend || log "jax has no GPU backend here"
-
-# Whatever the tests, the sweep and the bench import beyond jax; reported, not installed from elsewhere.
-missing=()
-for mod in numpy pytest typer rich optuna mlflow sqlalchemy plotly pydantic tomli_w; do
-    if ! "$PY" -c "import $mod" >>"$LOG" 2>&1; then
-        log "module $mod is missing"
-        missing+=("$mod")
-    fi
-done
-
-export PYTHONPATH="$(pwd)${PYTHONPATH:+:$PYTHONPATH}"
 on_gpu=0
 backend && on_gpu=1
 log "backend for this run: $([ $on_gpu = 1 ] && echo gpu || echo NOT gpu)"
+
+# Whatever the tests, the sweep and the bench import beyond jax, imported in one process (an import
+# also fails on a dependency --no-deps left out); reported, not installed from elsewhere.
+missing=($("$PY" - numpy pytest typer rich optuna mlflow sqlalchemy plotly pydantic tomli_w 2>>"$LOG" <<'EOF'
+import importlib, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception as e:
+        print(name)
+        print(f"import {name}: {e}", file=sys.stderr)
+EOF
+))
+[ ${#missing[@]} -eq 0 ] || log "modules missing: ${missing[*]}"
+
+export PYTHONPATH="$(pwd)${PYTHONPATH:+:$PYTHONPATH}"
 
 # 1. The sweep benchmark: the backend's default population with SWEEP_WORKERS processes, then the
 #    same sweep at population 1, then (when SWEEP_WORKERS > 1) the default population in one process.
