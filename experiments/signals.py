@@ -4,7 +4,13 @@ run KILLED whether a person or a process manager stopped it.
 A signal can land while Python runs a finaliser: a gc callback (JAX registers one), a ``__del__`` or
 a weakref callback. An exception raised there never reaches the program: Python hands it to
 ``sys.unraisablehook`` (which prints "Exception ignored in … Traceback") and drops it. So within the
-block that hook sends a dropped interrupt again, silently, for the program to get once out of it."""
+block that hook sends a dropped interrupt again, silently, for the program to get once out of it.
+
+A library can also turn an interrupt into another error: cleanup in an ``except BaseException`` that
+fails itself (Optuna's journal lock, when the signal lands just after it released the lock) raises its
+own error in place of the interrupt. So a stop is also remembered, for the loops that must not carry
+on after one (:func:`raise_if_stop_requested`), and :func:`deferred` holds signals off while a few
+statements that must not be cut (a journal append and its lock) run."""
 
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from types import FrameType
 
 RESEND_S = 0.02  # a finaliser is over well within this; if not, the signal is dropped and sent again
 RESEND_TRIES = 10
+_requested: list[int] = []  # the signals that raised an interrupt in the open block
+_depth = [0]  # how many terminate_as_interrupt blocks are open (a stop lasts as long as the outermost)
 
 
 def resend(signum: int) -> None:
@@ -38,9 +46,52 @@ def _kill_later(pid: int, signum: int) -> None:
 
 def interrupt(signum: int, frame: FrameType | None) -> None:
     """Raise ``KeyboardInterrupt``, naming the signal, so that a dropped one can be sent again."""
+    _requested.append(signum)
+    raise _interrupt_error(signum)
+
+
+def _interrupt_error(signum: int) -> KeyboardInterrupt:
     error = KeyboardInterrupt(f"signal {signum}")
     error.signum = signum
-    raise error
+    return error
+
+
+def raise_if_stop_requested() -> None:
+    """Raises the interrupt of an earlier signal again (a library may have turned it into another
+    error); nothing when no stop was requested.
+
+    Raises:
+      KeyboardInterrupt: SIGINT/SIGTERM raised an interrupt in the open :func:`terminate_as_interrupt`
+        block, whether or not that interrupt got through.
+    """
+    if _requested:
+        raise _interrupt_error(_requested[-1])
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM that arrive within the block take effect at its end, as they would have.
+
+    For a few statements a signal must not cut: a cleanup that an interrupt would make fail, or a
+    write that must land whole. Only for short blocks: a stop waits for the block. Signals are handled
+    in the main thread only, so elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(signum)
+        if handler is not signal.SIG_IGN and handler is not None:  # None: not set from Python
+            previous[signum] = signal.signal(signum, lambda s, _frame: held.append(s))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(held):  # once each, to whatever handles it now
+            signal.raise_signal(signum)
 
 
 @contextlib.contextmanager
@@ -54,6 +105,9 @@ def terminate_as_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    if not _depth[0]:
+        _requested.clear()
+    _depth[0] += 1
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, interrupt)}
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
@@ -75,6 +129,9 @@ def terminate_as_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
+        _depth[0] -= 1
+        if not _depth[0]:
+            _requested.clear()
         sys.unraisablehook = unraisable
         for signum, handler in previous.items():
             signal.signal(signum, handler)

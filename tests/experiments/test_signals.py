@@ -109,7 +109,9 @@ def test_an_interrupt_that_lands_inside_the_hook_is_sent_once_more(monkeypatch):
             wait_for_a_signal()
     finally:
         gc.callbacks.remove(callback)
-    assert sends == [signal.SIGTERM, signal.SIGTERM] and swallowed == []
+    # Sent again after the early landing; on a loaded machine a resend can land in a finaliser too,
+    # and is sent once more.
+    assert len(sends) >= 2 and set(sends) == {signal.SIGTERM} and swallowed == []
 
 
 def test_other_dropped_errors_still_reach_the_previous_hook(monkeypatch):
@@ -142,3 +144,37 @@ def test_an_ignored_sigint_stays_ignored(monkeypatch):
     with terminate_as_interrupt():
         pass
     assert signal.SIGINT not in installed
+
+
+def test_a_signal_within_deferred_takes_effect_at_its_end():
+    ran = []
+    with pytest.raises(KeyboardInterrupt), terminate_as_interrupt(), signals.deferred():
+        signal.raise_signal(signal.SIGTERM)
+        wait_for_a_signal(0.2)
+        ran.append("the whole block")
+    assert ran == ["the whole block"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
+def test_deferred_keeps_an_ignored_sigint_ignored():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with signals.deferred():
+        signal.raise_signal(signal.SIGINT)
+        wait_for_a_signal(0.1)
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_an_interrupt_a_library_turned_into_another_error_is_raised_again_within_the_block():
+    with terminate_as_interrupt():
+        signals.raise_if_stop_requested()  # no stop yet: nothing
+        with pytest.raises(FileNotFoundError):
+            try:
+                signal.raise_signal(signal.SIGTERM)
+                wait_for_a_signal()
+            except KeyboardInterrupt:
+                raise FileNotFoundError("a cleanup that failed") from None
+        with pytest.raises(KeyboardInterrupt, match=f"signal {signal.SIGTERM}"):
+            signals.raise_if_stop_requested()
+    signals.raise_if_stop_requested()  # the stop ended with its block
+    with terminate_as_interrupt():
+        signals.raise_if_stop_requested()  # and a new block starts without it
