@@ -6,6 +6,10 @@ with a ``JSONDecodeError``. So before Optuna reads it, under the journal's own w
 is mid-append), a cut last line is dropped, and a glued line keeps the whole record that follows the
 cut. The file is first copied to ``<journal>.bak-<UTC time>``, and one warning line says so. Nothing
 before the cut is lost.
+
+A signal waits for an append (and the heal) to end: within one, Optuna's file lock turns an interrupt
+that lands just after it released the lock into a ``FileNotFoundError`` (its cleanup removes the lock
+a second time), and one that lands as it tries to take a lock another process holds removes that lock.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 
 import optuna
 
+from experiments import signals
 from experiments.errors import BadInput
 
 RECORD_START = b'{"op_code":'  # how Optuna starts every journal record (compact separators)
@@ -97,20 +102,21 @@ def healed(data: bytes) -> tuple[bytes, int]:
 def heal_journal(path: Path) -> Path | None:
     """Drops the records a crash cut from the journal at ``path``; returns the backup, if it made one."""
     lock = optuna.storages.journal.JournalFileOpenLock(str(path))
-    lock.acquire()
-    try:
-        data = path.read_bytes()
-        if intact(data):
-            return None
-        kept, dropped = healed(data)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-        backup = path.with_name(f"{path.name}.bak-{stamp}")
-        shutil.copy2(path, backup)
-        tmp = path.with_name(path.name + ".healing")
-        tmp.write_bytes(kept)
-        os.replace(tmp, path)
-    finally:
-        lock.release()
+    with signals.deferred():
+        lock.acquire()
+        try:
+            data = path.read_bytes()
+            if intact(data):
+                return None
+            kept, dropped = healed(data)
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+            backup = path.with_name(f"{path.name}.bak-{stamp}")
+            shutil.copy2(path, backup)
+            tmp = path.with_name(path.name + ".healing")
+            tmp.write_bytes(kept)
+            os.replace(tmp, path)
+        finally:
+            lock.release()
     log.warning(
         "bplab: journal %s: dropped %d record(s) cut short by a crash (a copy of the file is %s)",
         path, dropped, backup.name,
@@ -139,7 +145,13 @@ def journal_storage(path: Path) -> optuna.storages.JournalStorage:
     """
     writable_journal(path)
     heal_journal(path)
-    backend = optuna.storages.journal.JournalFileBackend(
-        str(path), lock_obj=optuna.storages.journal.JournalFileOpenLock(str(path))
-    )
+    backend = UninterruptedAppends(str(path), lock_obj=optuna.storages.journal.JournalFileOpenLock(str(path)))
     return optuna.storages.JournalStorage(backend)
+
+
+class UninterruptedAppends(optuna.storages.journal.JournalFileBackend):
+    """Optuna's journal file, each append (lock, write, release) whole before a signal takes effect."""
+
+    def append_logs(self, logs: list[dict]) -> None:
+        with signals.deferred():
+            super().append_logs(logs)

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import signal
 from pathlib import Path
+from types import SimpleNamespace
 
 import optuna
 import pytest
+from optuna.storages.journal import _file as journal_file
+from optuna.storages.journal._file import RENAME_FILE_SUFFIX
 
 from experiments.errors import BadInput
+from experiments.signals import terminate_as_interrupt
 from sweeps.study.journal import healed, intact, journal_storage
 from sweeps.study.storage import open_storage, probe_storage
 from sweeps.study.url import StorageURL
@@ -110,3 +116,26 @@ def test_bplab_sweep_refuses_a_journal_under_a_file(tmp_path, monkeypatch, capsy
         f"({tmp_path / 'file'} is not a folder)"
     ]
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_signal_inside_an_append_takes_effect_after_it_whole(tmp_path, monkeypatch):
+    """Optuna's lock removes its file a second time when an interrupt lands just after it removed it
+    (its cleanup), and the ``FileNotFoundError`` takes the interrupt's place; here the signal arrives
+    there, and must still stop the program, after a whole append that leaves no lock behind."""
+    path = tmp_path / "optuna.journal"
+    study = optuna.create_study(storage=journal_storage(path), study_name="s")
+    sent = []
+
+    def unlink_then_signal(p, *args, **kwargs):
+        os.unlink(p, *args, **kwargs)
+        if str(p).endswith(RENAME_FILE_SUFFIX) and not sent:
+            sent.append(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
+            sum(i for i in range(1000))  # the handler runs here, inside the lock's release
+
+    monkeypatch.setattr(journal_file, "os", SimpleNamespace(**{**vars(os), "unlink": unlink_then_signal}))
+    with pytest.raises(KeyboardInterrupt), terminate_as_interrupt():
+        study.set_user_attr("note", "written")
+    assert sent
+    assert optuna.load_study(study_name="s", storage=journal_storage(path)).user_attrs == {"note": "written"}
+    assert [p.name for p in tmp_path.iterdir()] == ["optuna.journal"]  # no lock left for the others
