@@ -22,9 +22,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from experiments.config import RunConfig
 from experiments.run.population import Member, program, train_population
+from experiments.signals import raise_if_stop_requested
 from sweeps.objective import Outcome, TrialContext, outcome, pruning, run_tags, sample
 from sweeps.padding import space_max_widths
 from sweeps.study import StudyHandle, reserve
@@ -73,6 +75,8 @@ def work_batch(
                 trial = storage(lambda: reserve(handle)) if len(batch) < size else None
             outcomes = train_batch(batch, ctx, size=size)
         for (trial, *_), result in zip(batch, outcomes):
+            if result.state == TrialState.FAIL:
+                raise_if_stop_requested()  # as in the worker: a failure while stopping is the stop
             storage(lambda t=trial, o=result: tell(handle, t, o))
             told.add(trial.number)
             if on_change:

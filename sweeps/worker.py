@@ -12,6 +12,10 @@ worker runs it. So a sweep ends with every trial accounted for as long as one wo
 A failure stays inside its trial (:mod:`sweeps.tell`); only a lost Optuna storage stops a worker,
 after :data:`RECONNECT_WAITS_S` of retries, with :class:`~sweeps.failure.StorageLost`. Its trial in
 flight stays RUNNING there, and the next worker or resume reaps it.
+
+A stop (SIGINT/SIGTERM) fails and re-queues the trial in flight. A library can turn the interrupt into
+another error on its way up, so once a stop was requested, a failure is taken as the stop and no
+further trial starts (:func:`experiments.signals.raise_if_stop_requested`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from experiments.compile_cache import enable_compilation_cache
 from experiments.config import RunConfig
 from experiments.errors import failure_reason
 from experiments.names import STORAGE_UNAVAILABLE
-from experiments.signals import terminate_as_interrupt
+from experiments.signals import raise_if_stop_requested, terminate_as_interrupt
 from sweeps.failure import StorageLost, classify, root_cause
 from sweeps.objective import Outcome, TrialContext, run_trial
 from sweeps.population import work_batch
@@ -97,6 +101,7 @@ def with_storage(handle: StudyHandle, action: Callable[[], T]) -> T:
         try:
             return action()
         except Exception as e:
+            raise_if_stop_requested()  # an error while stopping: the stop, not a storage to retry
             if classify(e) != STORAGE_UNAVAILABLE:
                 raise
             if wait is None:
@@ -113,9 +118,12 @@ def _run(handle: StudyHandle, trial: optuna.Trial, ctx: TrialContext) -> Outcome
     """One reserved trial, trained under its heartbeat; nothing it raises escapes but an interrupt."""
     with heartbeat(handle, trial):
         try:
-            return run_trial(trial, ctx, retry_of=retry_of(handle, trial))
+            outcome = run_trial(trial, ctx, retry_of=retry_of(handle, trial))
         except Exception as e:  # raised outside the run itself (e.g. recording the trial's process)
-            return Outcome(TrialState.FAIL, failure=classify(e), reason=failure_reason(e))
+            outcome = Outcome(TrialState.FAIL, failure=classify(e), reason=failure_reason(e))
+    if outcome.state == TrialState.FAIL:
+        raise_if_stop_requested()  # a failure while stopping is the stop: the trial is re-queued
+    return outcome
 
 
 def _busy(handle: StudyHandle) -> bool:
@@ -168,6 +176,7 @@ def work(
     while max_trials is None or ran < max_trials:
         if deadline is not None and time.monotonic() >= deadline:
             break
+        raise_if_stop_requested()
         trial = with_storage(handle, partial(reserve, handle))
         if trial is None:
             if not (wait_for_others and with_storage(handle, partial(_busy, handle))):

@@ -8,13 +8,17 @@ import io
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
 from optuna.trial import TrialState
 
+from backprop_core import backward
 from bplab.sweep import sweep_command
+from sweeps.result import Ending
 from sweeps.spawn import STOP_GRACE_S
+from sweeps.sweep import run_sweep
 from tests.support.processes import BPLAB
 from tests.sweeps.conftest import journal_study, mlflow_runs, wait_for, write_config
 from tests.sweeps.inprocess import use_tmp_stores
@@ -78,3 +82,42 @@ def test_sigterm_stops_a_background_multi_worker_sweep_and_the_resume_clears_sto
     (parent,) = [r for r in mlflow_runs(uri) if r.data.tags.get("bplab.kind") == "sweep"]
     assert parent.info.status == "FINISHED" and "sweep.stopped" not in parent.data.tags
     assert all(t.state.is_finished() for t in journal_study(tmp_path, "sig").trials)
+
+
+def swallowing_a_stop(sent: list):
+    """A backward pass that, on its first call in the main thread, receives SIGTERM and turns the
+    interrupt into another error, as a library's failed cleanup does (Optuna's journal lock did)."""
+
+    def backward_pass(*args, **kwargs):
+        if threading.current_thread() is threading.main_thread() and not sent:
+            sent.append(signal.SIGTERM)
+            try:
+                signal.raise_signal(signal.SIGTERM)
+                time.sleep(5)  # the interrupt is raised here
+            except KeyboardInterrupt:
+                raise FileNotFoundError("a lock removed twice") from None
+        return backward(*args, **kwargs)
+
+    return backward_pass
+
+
+@pytest.mark.parametrize("population", [1, 2])
+def test_a_stop_that_a_library_turned_into_another_error_still_stops_the_sweep(
+    tmp_path, monkeypatch, population
+):
+    uri = use_tmp_stores(monkeypatch, tmp_path)
+    cfg = write_config(tmp_path, name="masked", n_trials=4, sweep_extra='pruner = "none"')
+    sent = []
+
+    result = run_sweep(cfg, grad=swallowing_a_stop(sent), population=population)
+
+    assert sent and result.ending == Ending.INTERRUPTED and result.exit_code == 130
+    trials = journal_study(tmp_path, "masked").trials
+    stopped, retries = trials[:population], trials[population:]  # no trial started after the stop
+    assert [t.state for t in stopped] == [TrialState.FAIL] * population
+    assert {t.user_attrs["bplab.failure"] for t in stopped} == {"interrupted"}
+    assert [t.state for t in retries] == [TrialState.WAITING] * population
+    assert [t.system_attrs["failed_trial"] for t in retries] == [t.number for t in stopped]
+    runs = [r for r in mlflow_runs(uri) if r.data.tags.get("bplab.kind") == "trial"]
+    assert len(runs) == population
+    assert {(r.info.status, r.data.tags["bplab.failure"]) for r in runs} == {("KILLED", "interrupted")}
