@@ -3,6 +3,12 @@
 Params, tags and metrics queued together travel in one ``log_batch`` (within MLflow's limits per
 call); queued jobs (uploads, the run's ending) run after them, in order. Every write is retried
 through an outage (:mod:`.retry`). The registry of writers and the public calls are in :mod:`.writer`.
+
+At most :data:`MAX_CONCURRENT_WRITES` writers of a process talk to the store at once. MLflow's
+database store holds one pooled connection through a ``log_batch`` and takes a second inside it (for
+the metrics), from a pool of 15 (SQLAlchemy's default 5 + 10 overflow); 16 writers of a population
+writing at once each took one and waited for another, all of them, until the pool's 30 s timeout. A
+database serialises the writes anyway, so a few at a time lose nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ from experiments.tracking.store import client
 PARAMS_PER_BATCH = 100  # MLflow's limit of params (and of tags) per log_batch
 _ENTITIES_PER_BATCH = 1000  # MLflow's limit of metrics + params + tags per log_batch
 MAX_QUEUED_POINTS = 200_000  # a bound on what an outage may hold in memory (~40 MB)
+# Two connections per write, for 4 writers, leave 7 of the 15 to the training thread's own calls
+# (opening and ending runs) and MLflow's system-metrics thread.
+MAX_CONCURRENT_WRITES = 4
+_store_writes = threading.BoundedSemaphore(MAX_CONCURRENT_WRITES)
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +139,11 @@ class RunWriter:
                 self._busy = True
             try:
                 window = retry_window_s()
-                for batch in batches:
-                    retrying(lambda b=batch: client().log_batch(self.run_id, **b), window_s=window)
-                for job in jobs:
-                    retrying(job, window_s=window)
+                with _store_writes:
+                    for batch in batches:
+                        retrying(lambda b=batch: client().log_batch(self.run_id, **b), window_s=window)
+                    for job in jobs:
+                        retrying(job, window_s=window)
             except BaseException as e:  # handed to the training thread
                 with self._cond:
                     self._error = e

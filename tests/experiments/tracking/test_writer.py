@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
+import sqlalchemy
 from mlflow.exceptions import MlflowException
 
 from experiments import tracking
@@ -206,3 +208,80 @@ def test_a_run_ended_by_its_writer_gets_the_category_its_own_failure_would(fake,
     tags = {t.key: t.value for c in fake.calls for t in c["tags"]}
     assert tags["bplab.failure"] == category
     assert tags["bplab.failure_reason"].startswith(f"{type(error).__name__}: ")
+
+
+def test_only_a_few_writers_talk_to_the_store_at_once(fake):
+    """A population's 16 runs write at once. MLflow's database store takes a second pooled connection
+    inside each ``log_batch``, from a pool of 15: 16 writers at once each held one and waited for
+    another until the pool timed out, 30 s later."""
+    fake.gate.clear()  # every write waits in the store
+    inside, most, lock = [0], [0], threading.Lock()
+    log_batch = fake.log_batch
+
+    def counting(run_id, **points):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            log_batch(run_id, **points)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    fake.log_batch = counting
+    runs = [f"pop-{i}" for i in range(16)]
+    for run_id in runs:
+        tracking.log_metrics(run_id, {"a": 1.0}, 1)
+    deadline = time.monotonic() + 10
+    while inside[0] < queue.MAX_CONCURRENT_WRITES and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(queue.RunWriter.MIN_INTERVAL_S + 0.2)  # every writer has had its chance to come in
+    assert most[0] == queue.MAX_CONCURRENT_WRITES  # they do write side by side, up to the bound
+    fake.gate.set()
+    for run_id in runs:
+        writer.close(run_id)
+    assert sorted(c["run_id"] for c in fake.calls) == sorted(runs)
+
+
+def test_runs_written_at_once_leave_connections_to_spare_in_the_store_pool(experiment, monkeypatch):
+    """The real sqlite store: 16 runs log their epochs together. Each write is slowed while it holds
+    its first connection (the metrics come second), so that the writers overlap as a population's do;
+    the pool must never be drained, or a writer waits 30 s for a connection."""
+    store = tracking.client()._tracking_client.store
+    pool = store.engine.pool
+    out, most, lock = [0], [0], threading.Lock()
+
+    def checked_out(*_):
+        with lock:
+            out[0] += 1
+            most[0] = max(most[0], out[0])
+
+    def checked_in(*_):
+        with lock:
+            out[0] -= 1
+
+    log_metrics = type(store)._log_metrics
+
+    def slow_log_metrics(self, *args, **kwargs):
+        time.sleep(0.05)
+        return log_metrics(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(store), "_log_metrics", slow_log_metrics)
+    sqlalchemy.event.listen(pool, "checkout", checked_out)
+    sqlalchemy.event.listen(pool, "checkin", checked_in)
+    try:
+        runs = [tracking.start_run(experiment, log_system_metrics=False) for _ in range(16)]
+        for epoch in range(1, 4):
+            for run_id in runs:
+                tracking.log_metrics(run_id, {"loss": 1.0 / epoch}, epoch)
+        time.sleep(queue.RunWriter.MIN_INTERVAL_S + 0.5)  # the writers wake together, as after an epoch
+        for run_id in runs:
+            tracking.end_run(run_id)
+    finally:
+        sqlalchemy.event.remove(pool, "checkout", checked_out)
+        sqlalchemy.event.remove(pool, "checkin", checked_in)
+    assert most[0] < pool.size() + pool._max_overflow
+    for run_id in runs:
+        run = tracking.client().get_run(run_id)
+        assert run.info.status == "FINISHED"
+        assert [m.step for m in tracking.client().get_metric_history(run_id, "loss")] == [1, 2, 3]
