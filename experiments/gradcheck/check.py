@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from backprop_core import backward
-from experiments.gradcheck.numerics import fd_rel_errs, manual_vs_autodiff
+from experiments.gradcheck.numerics import fd_rel_errs, manual_vs_autodiff, population_errors
 
 TOLERANCES = {"float32": 1e-4, "float64": 1e-10}
 FD_EPS = {"float32": 1e-3, "float64": 1e-6}
@@ -139,7 +139,6 @@ def check_gradients(
     Returns:
       A :class:`CheckResult` with rows ``delta{l}`` (BP1/BP2), ``b{l}`` (BP3), ``W{l}`` (BP4).
     """
-    tol = TOLERANCES[dtype]
     delta_errs, b_errs, W_errs, auto_grads = manual_vs_autodiff(
         params, x, y, activation=activation, cost=cost, grad=grad or backward, unit_masks=unit_masks
     )
@@ -153,6 +152,29 @@ def check_gradients(
         )  # fmt: skip
     else:
         fd = [(float("nan"), float("nan"))] * L
+    return _result(delta_errs, b_errs, W_errs, fd, dtype)
+
+
+def population_checks(
+    params_K, x, y, *, activation: str, cost: str, dtype: str, unit_masks_K, grad: Callable | None = None
+) -> list[CheckResult]:
+    """:func:`check_gradients` without finite differences for each of K padded nets at once (a
+    population's members, their params and unit masks stacked on a leading axis), on one batch: one
+    program and one fetch for all K, where K checks would dispatch, slice and fetch K times."""
+    errors = jax.device_get(
+        population_errors(
+            params_K, x, y, activation=activation, cost=cost, grad=grad or backward, unit_masks_K=unit_masks_K
+        )
+    )
+    delta_K, b_K, W_K = (np.asarray(e, np.float64) for e in errors)
+    no_fd = [(float("nan"), float("nan"))] * delta_K.shape[1]
+    return [_result(delta_K[k], b_K[k], W_K[k], no_fd, dtype) for k in range(len(delta_K))]
+
+
+def _result(delta_errs: np.ndarray, b_errs: np.ndarray, W_errs: np.ndarray, fd, dtype: str) -> CheckResult:
+    """The rows of a check from its per-layer errors (``fd``: ``(W, b)`` central-difference errors)."""
+    tol = TOLERANCES[dtype]
+    L = len(delta_errs)
     rows: list[TensorCheck] = []
     for l in range(L, 0, -1):
         err = float(delta_errs[l - 1])

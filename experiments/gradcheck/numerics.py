@@ -66,6 +66,19 @@ def manual_vs_autodiff(params, x, y, *, activation: str, cost: str, grad: Callab
     return delta_errs, b_errs, W_errs, auto_grads
 
 
+@functools.partial(jax.jit, static_argnames=("activation", "cost", "grad"))
+def population_errors(params_K, x, y, *, activation: str, cost: str, grad: Callable, unit_masks_K):
+    """:func:`manual_vs_autodiff`'s errors for K padded nets at once on one batch (a population's
+    members: params and unit masks stacked on a leading axis): ``(delta, b, W)``, each ``(K, L)``."""
+
+    def errors(params, unit_masks):
+        return manual_vs_autodiff(
+            params, x, y, activation=activation, cost=cost, grad=grad, unit_masks=unit_masks
+        )[:3]
+
+    return jax.vmap(errors)(params_K, unit_masks_K)
+
+
 def _sum_scale(weights, delta, a_prev):
     """``(Σ_i w_i |δ_i| |a_i|ᵀ, Σ_i w_i |δ_i|)``: the magnitude of BP4's and BP3's summands."""
     abs_delta = weights[:, None] * jnp.abs(delta)

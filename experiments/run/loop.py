@@ -60,6 +60,7 @@ class Started:
 
     Attributes:
       check: ``check(params) -> CheckResult``, manual vs autodiff on one batch (of the padded net).
+      check_batch: that batch, ``(x, y)`` on device.
       epoch_keys: ``(epochs,)`` PRNG keys, epoch ``e``'s shuffle at ``e − 1``.
     """
 
@@ -72,6 +73,7 @@ class Started:
     val: tuple[jax.Array, jax.Array]
     ev: Callable
     check: Callable[[Params], CheckResult]
+    check_batch: tuple[jax.Array, jax.Array]
     history: list[dict[str, float]]
     last_check: CheckResult | None = None
 
@@ -107,6 +109,7 @@ def start(
         val=(jnp.asarray(ds.x_val, dtype), jnp.asarray(ds.y_val, dtype)),
         ev=split_evaluator(cfg, ds, masks),
         check=check,
+        check_batch=(xc, yc),
         history=[],
     )
 
@@ -115,7 +118,7 @@ def record_epoch(
     run: Started,
     ds: Dataset,
     epoch: int,
-    params_of: Callable[[], Params],
+    check_of: Callable[[], CheckResult],
     fetched,
     seconds: float,
     *,
@@ -125,8 +128,8 @@ def record_epoch(
 ) -> None:
     """Everything after an epoch's one fetch ``fetched = (EpochMetrics, val_loss, val_acc)``.
 
-    ``params_of()`` gives the epoch's params, only when the periodic check needs them (a population
-    slices its slot's out of the stacked params then, not every epoch).
+    ``check_of()`` checks the epoch's params, called only at the epochs of the periodic check (a
+    population checks all its members at once then, not every epoch).
 
     Raises:
       Diverged: the training loss became non-finite.
@@ -136,7 +139,7 @@ def record_epoch(
     metrics = epoch_metrics(*fetched, ds.n_train / seconds, ds.is_classification)
     diverged = not math.isfinite(metrics["train_loss"])
     if not diverged and tr.gradcheck_every and epoch % tr.gradcheck_every == 0:
-        run.last_check = run.check(params_of())
+        run.last_check = check_of()
         metrics.update(gradcheck_metrics(run.last_check))
     run.history.append(metrics)
     if run_id:
@@ -226,7 +229,7 @@ def train_epochs(
             fetched = fetch((m, *val))  # the epoch's one fetch
             started = time.perf_counter()  # the next epoch runs on the device from about here
             record_epoch(
-                run, ds, epoch, lambda p=params: p, fetched, seconds,
+                run, ds, epoch, lambda p=params: run.check(p), fetched, seconds,
                 run_id=run_id, on_epoch=on_epoch, on_metrics=on_metrics,
             )  # fmt: skip
         return finish(run, ds, params, run_id=run_id, dtype=dtype, pad_to=pad_to)

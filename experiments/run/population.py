@@ -5,7 +5,8 @@ per-epoch metrics, periodic and final gradient checks, artifacts and ending — 
 it (:mod:`.loop`'s ``start``, ``record_epoch`` and ``finish``; :mod:`.train`'s ``open_run``,
 ``close_run`` and ``close_unfinished``). Only the epoch differs: all members' epochs are one
 :func:`backprop_core.population_epoch` (K learning rates, K initial params, K unit masks, K data-order
-keys) and their validation one :func:`backprop_core.population_evaluate`. A member that fails or is
+keys), their validation one :func:`backprop_core.population_evaluate` and their periodic gradient
+checks one :func:`experiments.gradcheck.check.population_checks`. A member that fails or is
 stopped (an ``on_epoch`` raising :class:`StopRun`: a pruned trial) ends its run as ``train_run`` would
 and its slot goes inactive: it trains no more and counts for nothing. A member trains the numbers it
 would train alone, up to float rounding (the members must share a :func:`program`).
@@ -13,6 +14,7 @@ would train alone, up to float rounding (the members must share a :func:`program
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ import numpy as np
 from backprop_core import population_epoch, population_evaluate, precision, stack_params
 from experiments import tracking
 from experiments.config import RunConfig
+from experiments.gradcheck.check import population_checks
 from experiments.run.evaluation import fetch
 from experiments.run.loop import OnEpoch, Started, finish, record_epoch, start
 from experiments.run.preflight import prepare
@@ -146,7 +149,7 @@ def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size
             for k in slots
         }
         first = runs[slots[0]]
-        (x, y), (xv, yv) = first.train, first.val
+        (x, y), (xv, yv) = first.train, first.val  # the members share their data (see program)
         filled = [runs[k] for k in slots] + [first] * max(0, size - len(slots))
         params_K = stack_params([r.params for r in filled])
         masks_K = stack_params([r.masks for r in filled])
@@ -179,12 +182,19 @@ def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size
             seconds = time.perf_counter() - started
             m_K, (loss_K, acc_K) = fetch((m_K, val))  # the population's one fetch
             started = time.perf_counter()
+            # At a check's epoch, every member's check is one program, computed when the first asks.
+            checks = functools.cache(
+                functools.partial(
+                    population_checks, params_K, *first.check_batch, dtype=tr.dtype, unit_masks_K=masks_K,
+                    grad=grad, **shared,
+                )
+            )  # fmt: skip
             for i in np.flatnonzero(active):
                 k = slots[i]
                 fetched = (jax.tree.map(lambda a, i=i: a[i], m_K), loss_K[i], acc_K[i])
                 try:
                     record_epoch(
-                        runs[k], datasets[k], epoch, lambda i=i, p=params_K: _slot(p, i), fetched, seconds,
+                        runs[k], datasets[k], epoch, lambda i=i, c=checks: c()[i], fetched, seconds,
                         run_id=run_ids[k], on_epoch=members[k].on_epoch, on_metrics=members[k].on_metrics,
                     )  # fmt: skip
                 except Exception as e:  # this member's ending (StopRun: pruned); the others go on

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
-from backprop_core import agreement, autodiff_grads, manual_grads, precision
+from backprop_core import agreement, autodiff_grads, manual_grads, precision, stack_params
+from backprop_core.padding import pad_params, unit_masks
 from experiments.config import RunConfig, load_config
 from experiments.data import load_dataset
 from experiments.errors import BadInput
 from experiments.gradcheck import TOLERANCES, check_gradients, gradcheck_metrics
+from experiments.gradcheck.check import population_checks
 from experiments.gradcheck.command import GradcheckFailed, run_gradcheck
 from experiments.gradcheck.stages import check_stages
 from experiments.run import train_run
@@ -188,3 +190,39 @@ def test_run_gradcheck_untracked_passes_and_refuses_negative_epochs(tmp_path, mo
     with pytest.raises(BadInput, match="--epochs -1"):
         run_gradcheck(CONFIGS / "xor.toml", epochs=-1, track=False)
     assert not any(tmp_path.iterdir())
+
+
+# The mutant's errors are O(1) and differ from member to member, so a member given another's rows fails.
+@pytest.mark.parametrize(("dtype", "fault"), [("float32", None), ("float64", "bp2_no_sigma_prime")])
+def test_a_population_check_is_each_members_own_check(dtype, fault):
+    """K padded nets of different true widths: the population's check (one program) gives each member
+    the rows its own check gives."""
+    grad = MUTANTS[fault] if fault else None
+    with precision(dtype) as dt:
+        members = [_batch(dt, sizes=(4, h, 3, 3), seed=h) for h in (2, 4, 5)]
+        x, y = members[0][1], members[0][2]  # a population's members share their check batch
+        padded = [pad_params(p, (5, 3)) for p, _, _ in members]
+        masks = [unit_masks((h, 3), (5, 3), dt) for h in (2, 4, 5)]
+        alone = [
+            check_gradients(
+                p, x, y, activation="sigmoid", cost="quadratic", dtype=dtype, grad=grad,
+                finite_differences=False, unit_masks=m,
+            )
+            for p, m in zip(padded, masks)
+        ]  # fmt: skip
+        together = population_checks(
+            stack_params(padded), x, y, activation="sigmoid", cost="quadratic", dtype=dtype, grad=grad,
+            unit_masks_K=stack_params(masks),
+        )  # fmt: skip
+    assert [r.ok for r in together] == [fault is None] * 3
+    for one, mine in zip(alone, together):
+        assert [r.tensor for r in mine.rows] == [r.tensor for r in one.rows]
+        np.testing.assert_allclose(
+            [r.rel_err for r in mine.rows],
+            [r.rel_err for r in one.rows],
+            rtol=1e-6,
+            atol=TOLERANCES[dtype] / 100,
+        )
+    if fault:
+        assert {r.culprit.tensor for r in together} == {"delta2"}
+        assert len({r.rows[1].rel_err for r in together}) == 3  # its error differs by member
