@@ -139,11 +139,10 @@ class RunWriter:
                 self._busy = True
             try:
                 window = retry_window_s()
-                with _store_writes:
-                    for batch in batches:
-                        retrying(lambda b=batch: client().log_batch(self.run_id, **b), window_s=window)
-                    for job in jobs:
-                        retrying(job, window_s=window)
+                for b in batches:
+                    retrying(lambda b=b: _in_a_slot(client().log_batch, self.run_id, **b), window_s=window)
+                for job in jobs:
+                    retrying(lambda j=job: _in_a_slot(j), window_s=window)
             except BaseException as e:  # handed to the training thread
                 with self._cond:
                     self._error = e
@@ -160,6 +159,13 @@ class RunWriter:
                     self._busy = False
                     self._cond.notify_all()
         self._on_done(self)
+
+
+def _in_a_slot(call: Callable[..., object], *args, **kwargs) -> object:
+    """One call to the store, as one of at most :data:`MAX_CONCURRENT_WRITES` at a time (a retry
+    waits for the store outside its slot)."""
+    with _store_writes:
+        return call(*args, **kwargs)
 
 
 def _orphaned(run_id: str, error: BaseException, *, end: bool) -> None:
