@@ -142,13 +142,19 @@ class Procs:
         self.started: list[subprocess.Popen] = []
 
     def start(
-        self, argv: list[str], *, cwd: Path, env: dict[str, str], name: str | None = None
+        self,
+        argv: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        name: str | None = None,
+        preexec_fn: Callable[[], object] | None = None,
     ) -> subprocess.Popen:
-        """Starts ``argv`` in a new process group."""
+        """Starts ``argv`` in a new process group (``preexec_fn``: run in the child first, piped only)."""
         if name is None:
             proc = subprocess.Popen(
                 argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=preexec_fn,
             )  # fmt: skip
         else:
             if self.folder is None:
@@ -208,9 +214,15 @@ class BplabProcs(Procs):
     """:class:`Procs` whose ``start`` takes the arguments of the ``bplab`` binary."""
 
     def start(
-        self, args: list[str], *, cwd: Path, env: dict[str, str], name: str | None = None
+        self,
+        args: list[str],
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        name: str | None = None,
+        preexec_fn: Callable[[], object] | None = None,
     ) -> subprocess.Popen:
-        return super().start([BPLAB, *map(str, args)], cwd=cwd, env=env, name=name)
+        return super().start([BPLAB, *map(str, args)], cwd=cwd, env=env, name=name, preexec_fn=preexec_fn)
 
 
 def wait_for(

@@ -13,6 +13,7 @@ import io
 import itertools
 import json
 import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,11 +137,17 @@ def test_the_parent_holds_the_results_and_the_best_config_trains_again(swept, tm
     assert rc == 0, err
 
 
+def sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_resume_after_sigint_continues_under_the_same_parent(tmp_path, env, procs, monkeypatch):
     from tests.sweeps.conftest import wait_for
 
     cfg = write_config(tmp_path, name="resume", n_trials=3, epochs=40)
-    p = procs.start(["sweep", cfg.name], cwd=tmp_path, env=env)
+    # Ctrl-C as in a terminal: a suite started in the background (`make test &`) ignores SIGINT, and
+    # its children would inherit that (test_sweep_signals covers such a sweep, stopped by SIGTERM).
+    p = procs.start(["sweep", cfg.name], cwd=tmp_path, env=env, preexec_fn=sigint_as_in_a_terminal)
 
     def a_trial_is_training():
         if not (tmp_path / "optuna.journal").exists():
