@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,16 +214,9 @@ def start_mlflow_server(
 class BplabProcs(Procs):
     """:class:`Procs` whose ``start`` takes the arguments of the ``bplab`` binary."""
 
-    def start(
-        self,
-        args: list[str],
-        *,
-        cwd: Path,
-        env: dict[str, str],
-        name: str | None = None,
-        preexec_fn: Callable[[], object] | None = None,
-    ) -> subprocess.Popen:
-        return super().start([BPLAB, *map(str, args)], cwd=cwd, env=env, name=name, preexec_fn=preexec_fn)
+    def start(self, args: list[str], **options: Any) -> subprocess.Popen:
+        """``bplab args``; ``options`` as in :meth:`Procs.start`."""
+        return super().start([BPLAB, *map(str, args)], **options)
 
 
 def wait_for(
