@@ -23,10 +23,12 @@ from experiments.names import (
     INTERRUPTED,
     STORAGE_UNAVAILABLE,
     TAG_FAILURE,
+    TAG_FAILURE_REASON,
     TAG_TRIAL,
     TAG_TRIAL_STATE,
     TRACKING_UNAVAILABLE,
 )
+from experiments.run.ending import ending
 from sweeps.objective import Outcome
 from sweeps.study import StudyHandle, requeue, study_lock
 from sweeps.study.budget import NON_TRANSIENT
@@ -105,8 +107,12 @@ def interrupted(handle: StudyHandle, trial: optuna.Trial) -> None:
     if run_id:
         with contextlib.suppress(Exception):  # the store may be what stopped us; reconcile ends it
             tracking.settle(run_id)  # an ending the signal left queued lands first, then is corrected
-            tracking.set_tags(run_id, {TAG_TRIAL_STATE: "FAIL", TAG_FAILURE: INTERRUPTED})
-            if tracking.run_status(run_id) == "RUNNING":
-                tracking.end_run(run_id, "KILLED")
+            status, tags = ending(KeyboardInterrupt())
+            tracking.set_tags(run_id, {**tags, TAG_TRIAL_STATE: "FAIL", TAG_FAILURE: INTERRUPTED})
+            run = tracking.get_run(run_id)
+            if TAG_FAILURE_REASON in run.data.tags:  # what a library made of the signal is not why it stopped
+                tracking.client().delete_tag(run_id, TAG_FAILURE_REASON)
+            if run.info.status == "RUNNING":
+                tracking.end_run(run_id, status)
             else:  # the run ended just before the signal, the trial was not told: they must agree
-                tracking.client().set_terminated(run_id, status="KILLED")
+                tracking.client().set_terminated(run_id, status=status)

@@ -121,3 +121,6 @@ def test_a_stop_that_a_library_turned_into_another_error_still_stops_the_sweep(
     runs = [r for r in mlflow_runs(uri) if r.data.tags.get("bplab.kind") == "trial"]
     assert len(runs) == population
     assert {(r.info.status, r.data.tags["bplab.failure"]) for r in runs} == {("KILLED", "interrupted")}
+    # tagged as any interrupted run: why it stopped, not the error the signal surfaced as
+    assert {r.data.tags["bplab.stop_reason"] for r in runs} == {"interrupted (SIGINT or SIGTERM)"}
+    assert not [r for r in runs if "bplab.failure_reason" in r.data.tags]
