@@ -7,18 +7,23 @@ is mid-append), a cut last line is dropped, and a glued line keeps the whole rec
 cut. The file is first copied to ``<journal>.bak-<UTC time>``, and one warning line says so. Nothing
 before the cut is lost.
 
-A signal waits for an append (and the heal) to end: within one, Optuna's file lock turns an interrupt
-that lands just after it released the lock into a ``FileNotFoundError`` (its cleanup removes the lock
-a second time), and one that lands as it tries to take a lock another process holds removes that lock.
+A signal that arrives while the journal's lock is held waits for the lock's release, so an append (and
+the heal) is whole: inside Optuna's own lock an interrupt that lands just after the lock's release
+turns into a ``FileNotFoundError`` (its cleanup removes the lock a second time), and one that lands
+while it waits for a lock another process holds removes that lock. Waiting for the lock stays
+interruptible: after a ``kill -9`` in mid-append the lock stays until Optuna's grace period breaks it
+(30 s), and a Ctrl-C in that wait stops at once, holding nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 
 import optuna
@@ -101,22 +106,21 @@ def healed(data: bytes) -> tuple[bytes, int]:
 
 def heal_journal(path: Path) -> Path | None:
     """Drops the records a crash cut from the journal at ``path``; returns the backup, if it made one."""
-    lock = optuna.storages.journal.JournalFileOpenLock(str(path))
-    with signals.deferred():
-        lock.acquire()
-        try:
-            data = path.read_bytes()
-            if intact(data):
-                return None
-            kept, dropped = healed(data)
-            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-            backup = path.with_name(f"{path.name}.bak-{stamp}")
-            shutil.copy2(path, backup)
-            tmp = path.with_name(path.name + ".healing")
-            tmp.write_bytes(kept)
-            os.replace(tmp, path)
-        finally:
-            lock.release()
+    lock = HeldThroughSignals(str(path))
+    lock.acquire()
+    try:
+        data = path.read_bytes()
+        if intact(data):
+            return None
+        kept, dropped = healed(data)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        backup = path.with_name(f"{path.name}.bak-{stamp}")
+        shutil.copy2(path, backup)
+        tmp = path.with_name(path.name + ".healing")
+        tmp.write_bytes(kept)
+        os.replace(tmp, path)
+    finally:
+        lock.release()
     log.warning(
         "bplab: journal %s: dropped %d record(s) cut short by a crash (a copy of the file is %s)",
         path, dropped, backup.name,
@@ -145,13 +149,71 @@ def journal_storage(path: Path) -> optuna.storages.JournalStorage:
     """
     writable_journal(path)
     heal_journal(path)
-    backend = UninterruptedAppends(str(path), lock_obj=optuna.storages.journal.JournalFileOpenLock(str(path)))
+    backend = optuna.storages.journal.JournalFileBackend(str(path), lock_obj=HeldThroughSignals(str(path)))
     return optuna.storages.JournalStorage(backend)
 
 
-class UninterruptedAppends(optuna.storages.journal.JournalFileBackend):
-    """Optuna's journal file, each append (lock, write, release) whole before a signal takes effect."""
+class HeldThroughSignals(optuna.storages.journal.JournalFileOpenLock):
+    """Optuna's lock file (created with ``O_EXCL``), with SIGINT and SIGTERM held off from the moment
+    it is taken until it is released, and its wait interruptible.
 
-    def append_logs(self, logs: list[dict]) -> None:
-        with signals.deferred():
-            super().append_logs(logs)
+    Optuna's own wait removes the lock when an interrupt lands in it, though another process holds it;
+    this one leaves it. A lock unchanged for ``grace_period`` seconds is broken, as Optuna does.
+    """
+
+    def __init__(self, filepath: str, grace_period: int | None = 30) -> None:
+        super().__init__(filepath, grace_period)
+        self._hold = contextlib.ExitStack()
+
+    def acquire(self) -> bool:
+        stale = _Staleness(self._lock_file, self.grace_period)
+        sleep_s = 0.001
+        while True:
+            hold = contextlib.ExitStack()
+            hold.enter_context(signals.deferred())
+            try:
+                os.close(os.open(self._lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                hold.close()  # a signal that came during the try takes effect here, holding nothing
+            except BaseException:
+                hold.close()
+                raise
+            else:
+                self._hold = hold
+                return True
+            if stale.expired():
+                log.warning(
+                    "bplab: journal lock %s unchanged for %s s: breaking it", self._lock_file, stale.grace
+                )
+                with signals.deferred(), contextlib.suppress(RuntimeError):  # RuntimeError: it went meanwhile
+                    super().release()
+                sleep_s = 0.001
+                continue
+            time.sleep(sleep_s)
+            sleep_s = min(sleep_s * 2, 0.1)
+
+    def release(self) -> None:
+        hold, self._hold = self._hold, contextlib.ExitStack()
+        with hold:  # the signals held while the lock was held take effect once it is gone
+            super().release()
+
+
+class _Staleness:
+    """Whether a lock file has gone unchanged (same mtime) for ``grace`` seconds of this process's
+    clock, as Optuna judges it: robust to other hosts' clocks on a shared folder."""
+
+    def __init__(self, path: str, grace: float | None):
+        self.path, self.grace = path, grace
+        self._mtime: float | None = None
+        self._since = time.monotonic()
+
+    def expired(self) -> bool:
+        if self.grace is None:
+            return False
+        try:
+            mtime = os.stat(self.path).st_mtime
+        except OSError:
+            return False  # released meanwhile: try again
+        if mtime != self._mtime:
+            self._mtime, self._since = mtime, time.monotonic()
+        return time.monotonic() - self._since > self.grace

@@ -7,6 +7,8 @@ import io
 import logging
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,7 +19,7 @@ from optuna.storages.journal._file import RENAME_FILE_SUFFIX
 
 from experiments.errors import BadInput
 from experiments.signals import terminate_as_interrupt
-from sweeps.study.journal import healed, intact, journal_storage
+from sweeps.study.journal import HeldThroughSignals, healed, intact, journal_storage
 from sweeps.study.storage import open_storage, probe_storage
 from sweeps.study.url import StorageURL
 from tests.sweeps.conftest import bplab, write_config
@@ -139,3 +141,38 @@ def test_a_signal_inside_an_append_takes_effect_after_it_whole(tmp_path, monkeyp
     assert sent
     assert optuna.load_study(study_name="s", storage=journal_storage(path)).user_attrs == {"note": "written"}
     assert [p.name for p in tmp_path.iterdir()] == ["optuna.journal"]  # no lock left for the others
+
+
+def test_a_stop_while_waiting_for_a_held_lock_takes_effect_at_once_and_leaves_the_lock(tmp_path):
+    """A process killed in mid-append leaves its lock until the grace period (30 s) breaks it; a
+    Ctrl-C in another process waiting for it stops that process at once, and does not remove the lock
+    (Optuna's own wait removes it, though another process may hold it)."""
+    path = tmp_path / "optuna.journal"
+    study = optuna.create_study(storage=journal_storage(path), study_name="s")
+    lock = tmp_path / "optuna.journal.lock"
+    lock.touch()  # held by another process
+    timer = threading.Timer(0.3, signal.raise_signal, args=(signal.SIGINT,))
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt), terminate_as_interrupt():
+        study.set_user_attr("note", "never written")
+    assert time.monotonic() - start < 10  # not the 30 s grace period
+    assert lock.exists()
+    lock.unlink()
+    assert optuna.load_study(study_name="s", storage=journal_storage(path)).user_attrs == {}
+
+
+def test_a_lock_left_by_a_killed_process_is_broken_after_the_grace_period(tmp_path, caplog):
+    path = tmp_path / "optuna.journal"
+    path.touch()
+    (tmp_path / "optuna.journal.lock").touch()
+    lock = HeldThroughSignals(str(path), grace_period=3)
+    start = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="bplab"):
+        assert lock.acquire()
+    lock.release()
+    assert time.monotonic() - start > 3
+    assert [p.name for p in tmp_path.iterdir()] == ["optuna.journal"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"bplab: journal lock {tmp_path / 'optuna.journal.lock'} unchanged for 3 s: breaking it"
+    ]
