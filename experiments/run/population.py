@@ -14,6 +14,7 @@ would train alone, up to float rounding (the members must share a :func:`program
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -72,6 +73,7 @@ def train_population(
     artifacts: str = "full",
     grad: Callable | None = None,
     size: int | None = None,
+    epoch_scope: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
 ) -> list[RunResult | BaseException]:
     """Trains ``members`` as one population, each padded to ``pad_to``; one result per member.
 
@@ -81,6 +83,9 @@ def train_population(
       parent_run_id, track, artifacts, grad: as in :func:`experiments.run.train_run`, for every member.
       size: train a population of this many slots, the members' and inactive ones, so that groups of
         any number of members up to ``size`` share one compiled population (default: the members').
+      epoch_scope: the block each epoch's records of every member run in, their ``on_epoch`` calls
+        included (a sweep writes its K Optuna reports of an epoch in one append there). An error in
+        the block's own ending ends every member that was still training.
 
     Returns:
       Per member, in order, its :class:`RunResult`, or the exception that ended it (``BadInput``
@@ -113,6 +118,7 @@ def train_population(
             _train(
                 members, datasets, run_ids, results,
                 pad_to=tuple(pad_to), artifacts=artifacts, grad=grad, size=size or len(members),
+                epoch_scope=epoch_scope,
             )  # fmt: skip
     except KeyboardInterrupt as e:
         for k, run_id in run_ids.items():
@@ -135,7 +141,7 @@ def _check_stores(members: Sequence[Member], datasets: dict, results: list) -> N
                 del datasets[k]
 
 
-def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size) -> None:
+def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size, epoch_scope) -> None:
     """The population's epochs; fills ``results`` slot by slot. Slots past the members' are copies of
     the first, inactive from the start: they only keep the population's shape."""
     slots = sorted(datasets)
@@ -189,16 +195,23 @@ def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size
                     grad=grad, **shared,
                 )
             )  # fmt: skip
-            for i in np.flatnonzero(active):
-                k = slots[i]
-                fetched = (jax.tree.map(lambda a, i=i: a[i], m_K), loss_K[i], acc_K[i])
-                try:
-                    record_epoch(
-                        runs[k], datasets[k], epoch, lambda i=i, c=checks: c()[i], fetched, seconds,
-                        run_id=run_ids[k], on_epoch=members[k].on_epoch, on_metrics=members[k].on_metrics,
-                    )  # fmt: skip
-                except Exception as e:  # this member's ending (StopRun: pruned); the others go on
-                    _end(results, k, run_ids[k], e)
+            try:
+                with epoch_scope():
+                    for i in np.flatnonzero(active):
+                        k = slots[i]
+                        fetched = (jax.tree.map(lambda a, i=i: a[i], m_K), loss_K[i], acc_K[i])
+                        try:
+                            record_epoch(
+                                runs[k], datasets[k], epoch, lambda i=i, c=checks: c()[i], fetched, seconds,
+                                run_id=run_ids[k], on_epoch=members[k].on_epoch,
+                                on_metrics=members[k].on_metrics,
+                            )  # fmt: skip
+                        except Exception as e:  # this member's ending (StopRun: pruned); the others go on
+                            _end(results, k, run_ids[k], e)
+                            active[i] = False
+            except Exception as e:  # the scope's own ending (writing the epoch's reports): all of them
+                for i in np.flatnonzero(active):
+                    _end(results, slots[i], run_ids[slots[i]], e)
                     active[i] = False
         for i in np.flatnonzero(active):
             k = slots[i]

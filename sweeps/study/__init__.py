@@ -11,6 +11,7 @@
 
 from sweeps.study.budget import accounted, is_done, is_retry, originals, requeue, reserve, retried_numbers
 from sweeps.study.handle import StudyHandle
+from sweeps.study.journal import batched_reports
 from sweeps.study.lifecycle import create_or_resume, load, with_sampler
 from sweeps.study.locks import study_lock
 from sweeps.study.reaper import reap
@@ -22,6 +23,7 @@ __all__ = [
     "StorageURL",
     "StudyHandle",
     "accounted",
+    "batched_reports",
     "create_or_resume",
     "is_done",
     "is_retry",

@@ -7,6 +7,8 @@ relative in float32 — the vmapped, padded program only rounds differently.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -91,3 +93,27 @@ def test_an_unreachable_store_fails_every_member_before_any_run_after_one_check(
     assert all(isinstance(r, BadInput) and "cannot reach MLflow" in str(r) for r in results), results
     assert len(checks) == 1  # one check for the population, not one per member
     assert not (tmp_path / "missing").exists()
+
+
+def test_every_epoch_records_in_one_scope_whose_failure_ends_the_members_still_training(sqlite_store):
+    events = []
+
+    @contextlib.contextmanager
+    def scope():
+        events.append("open")
+        yield
+        events.append("close")
+        if events.count("close") == 2:
+            raise OSError("the journal's disk is full")
+
+    cfgs = [cfg(*m) for m in MEMBERS[:2]]
+    members = [
+        Member(cfgs[0], on_epoch=lambda e, m: events.append(("m0", e))),
+        Member(cfgs[1], on_epoch=prune_at(1)),
+    ]
+    results = train_population(members, pad_to=PAD, size=SIZE, epoch_scope=scope)
+    assert events == ["open", ("m0", 1), "close", "open", ("m0", 2), "close"]
+    assert isinstance(results[1], StopRun) and isinstance(results[0], OSError)
+    client = MlflowClient(sqlite_store)
+    failed = client.search_runs([client.get_experiment_by_name("digits").experiment_id], "status = 'FAILED'")
+    assert [r.data.tags["bplab.failure_reason"] for r in failed] == ["OSError: the journal's disk is full"]

@@ -4,6 +4,7 @@ lost); a journal that cannot be written is refused in one line."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import signal
@@ -16,10 +17,18 @@ import optuna
 import pytest
 from optuna.storages.journal import _file as journal_file
 from optuna.storages.journal._file import RENAME_FILE_SUFFIX
+from optuna.storages.journal._storage import JournalOperation
 
 from experiments.errors import BadInput
 from experiments.signals import terminate_as_interrupt
-from sweeps.study.journal import HeldThroughSignals, healed, intact, journal_storage
+from sweeps.study.journal import (
+    INTERMEDIATE_VALUE,
+    HeldThroughSignals,
+    batched_reports,
+    healed,
+    intact,
+    journal_storage,
+)
 from sweeps.study.storage import open_storage, probe_storage
 from sweeps.study.url import StorageURL
 from tests.sweeps.conftest import bplab, write_config
@@ -176,3 +185,45 @@ def test_a_lock_left_by_a_killed_process_is_broken_after_the_grace_period(tmp_pa
     assert [r.getMessage() for r in caplog.records] == [
         f"bplab: journal lock {tmp_path / 'optuna.journal.lock'} unchanged for 3 s: breaking it"
     ]
+
+
+def test_reports_in_a_batch_are_one_append_at_its_end_and_nothing_else_waits(tmp_path):
+    path = tmp_path / "optuna.journal"
+    storage = journal_storage(path)
+    study = optuna.create_study(storage=storage, study_name="s")
+    a, b = study.ask(), study.ask()
+    other = optuna.load_study(study_name="s", storage=journal_storage(path))  # another process's view
+
+    def values(trial):
+        return other.trials[trial.number].intermediate_values
+
+    lines = len(path.read_bytes().splitlines())
+    with batched_reports(storage)():
+        a.report(0.5, 1)
+        b.report(0.25, 1)
+        a.set_user_attr("note", "now")  # not a report: written at once
+        assert values(a) == {} and values(b) == {} and other.trials[a.number].user_attrs == {"note": "now"}
+        assert a.should_prune() is False  # the trial's own values are there (Optuna keeps them on it)
+        with batched_reports(storage)():  # nested: the outer block writes
+            b.report(0.125, 2)
+        assert values(b) == {}
+        reported = []
+        thread = threading.Thread(target=lambda: reported.append(b.report(0.0625, 3)))
+        thread.start()
+        thread.join()
+        assert values(b) == {3: 0.0625}  # another thread's reports do not wait
+    assert values(a) == {1: 0.5} and values(b) == {1: 0.25, 2: 0.125, 3: 0.0625}
+    records = [json.loads(line) for line in path.read_bytes().splitlines()[lines:]]
+    assert [(r["op_code"], r.get("step")) for r in records] == [
+        (JournalOperation.SET_TRIAL_USER_ATTR, None),
+        *[(INTERMEDIATE_VALUE, step) for step in (3, 1, 1, 2)],  # the thread's, then the block's at its end
+    ]
+
+
+def test_reports_are_not_batched_on_a_database(tmp_path):
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}")
+    study = optuna.create_study(storage=storage, study_name="s")
+    t = study.ask()
+    with batched_reports(storage)():
+        t.report(0.5, 1)
+        assert storage.get_trial(t._trial_id).intermediate_values == {1: 0.5}
