@@ -11,6 +11,10 @@ compile its own. A failure in the thread only costs the trial its own compile, a
 thread imports what the sweep's plots need (~1 s, :func:`sweeps.plots.import_plotting`): a warm
 30-trial digits sweep took 17.3 -> 16.8 s (mean of 3 runs each, 2 cores).
 
+A sweep of populations (``--population`` > 1) trains vmapped programs that these single-trial ones
+would not serve, so its thread only imports the plotting modules (1.4 s of a host-bound 64-trial
+population sweep waited for them at its end, in a profile).
+
 The sweep waits for the depth being compiled when it ends: Ctrl-C during the first trial of a cold
 sweep then takes a few seconds (4.3 s against 1.3 s measured on 2 cores), since a thread still in
 XLA when the interpreter shuts down can abort the process.
@@ -51,10 +55,13 @@ def depth_configs(base: RunConfig, space: SearchSpace, skip: int) -> list[tuple[
 
 
 class CompileAhead:
-    """Starts compiling the other depths when the first trial starts (:meth:`trial_starts`)."""
+    """Starts compiling the other depths when the first trial starts (:meth:`trial_starts`);
+    with ``depths=False`` (a population sweep), only the plots' imports."""
 
-    def __init__(self, base: RunConfig, space: SearchSpace, grad: Callable | None = None):
-        self._base, self._space, self._grad = base, space, grad
+    def __init__(
+        self, base: RunConfig, space: SearchSpace, grad: Callable | None = None, *, depths: bool = True
+    ):
+        self._base, self._space, self._grad, self._depths = base, space, grad, depths
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -68,6 +75,7 @@ class CompileAhead:
                 partial(compile_programs, other, grad=self._grad, pad_to=pad),
             )
             for other, pad in depth_configs(self._base, self._space, skip=len(cfg.model.hidden))
+            if self._depths
         ]
         # the sweep's end draws its plots; their imports need not wait for it
         steps.append(("importing the plotting modules", import_plotting))

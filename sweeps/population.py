@@ -107,6 +107,8 @@ def train_batch(
         if not isinstance(cfg, Outcome):
             groups.setdefault(program(cfg), []).append(i)
     for slots in groups.values():
+        if ctx.before_train is not None:
+            ctx.before_train(batch[slots[0]][-1])
         members = [
             Member(
                 cfg,

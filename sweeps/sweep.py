@@ -108,16 +108,20 @@ def _work(
         with terminate_as_interrupt():
             changed()
             if workers == 1:  # the one trial thread leaves a core idle: compile other depths on it
-                with contextlib.closing(CompileAhead(handle.base, handle.spec.space, grad)) as ahead:
+                ahead = CompileAhead(handle.base, handle.spec.space, grad, depths=population == 1)
+                with contextlib.closing(ahead):
                     work(
                         handle, max_trials=max_trials, deadline=deadline, on_change=changed, grad=grad,
                         population=population, before_train=ahead.trial_starts,
                     )  # fmt: skip
                 return []
-            return run_spawned(
-                handle, workers=workers, deadline=deadline, heartbeat=heartbeat, on_change=changed, grad=grad,
-                population=population,
-            )  # fmt: skip
+            # this process trains nothing: its idle thread only imports what the plots at the end need
+            with contextlib.closing(CompileAhead(handle.base, handle.spec.space, depths=False)) as ahead:
+                ahead.trial_starts(handle.base)
+                return run_spawned(
+                    handle, workers=workers, deadline=deadline, heartbeat=heartbeat, on_change=changed,
+                    grad=grad, population=population,
+                )  # fmt: skip
     finally:
         observer.closed()
 

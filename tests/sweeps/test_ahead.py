@@ -70,3 +70,14 @@ def test_the_thread_imports_the_plotting_modules_after_compiling_unless_stopped(
     stopped.trial_starts(base)
     stopped.wait()
     assert len(calls) == 1
+
+
+def test_a_population_sweep_only_imports_the_plotting_modules_ahead(tmp_path, monkeypatch):
+    base, space = base_and_space(tmp_path)
+    calls = []
+    monkeypatch.setattr(sweeps.ahead, "import_plotting", lambda: calls.append("imported"))
+    before = compiled()
+    ahead = CompileAhead(base, space, depths=False)  # its populations' programs are vmapped ones
+    ahead.trial_starts(base.with_values({"model.hidden": [6]}))
+    ahead.wait()
+    assert calls == ["imported"] and compiled() == before

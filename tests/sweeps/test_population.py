@@ -11,6 +11,7 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
+import sweeps.ahead
 from experiments.config import load_config
 from experiments.run import train_run
 from sweeps.objective import trial_config
@@ -39,6 +40,11 @@ def test_a_population_sweep_keeps_budget_states_runs_and_curves(tmp_path, monkey
         lambda self, logs: appends.append([log["op_code"] for log in logs]) or append_logs(self, logs),
     )
 
+    ahead = []  # its idle thread imports the plots' modules, and compiles no single-trial programs
+    monkeypatch.setattr(sweeps.ahead, "import_plotting", lambda: ahead.append("imported"))
+    monkeypatch.setattr(sweeps.ahead, "compile_programs", lambda *a, **k: ahead.append("compiled"))
+    monkeypatch.setattr(sweeps.ahead, "depth_configs", lambda *a, **k: [(None, (3, 3))])  # as if 2 depths
+
     result = run_sweep(cfg, population=4)
 
     trials = journal_study(tmp_path, "pop").get_trials()
@@ -47,6 +53,7 @@ def test_a_population_sweep_keeps_budget_states_runs_and_curves(tmp_path, monkey
     assert [len(ops) for ops in reports] == [4, 3, 3, 2, 2, 2]
     assert all(set(ops) == {INTERMEDIATE_VALUE} for ops in reports)
     assert [len(t.intermediate_values) for t in trials] == [EPOCHS, 1, EPOCHS, EPOCHS, EPOCHS, EPOCHS]
+    assert ahead == ["imported"]
     assert result.exit_code == 0 and [t.number for t in trials] == list(range(6))  # 4 + 2: the budget
     states = [t.state.name for t in trials]
     assert states == ["COMPLETE", "PRUNED", "COMPLETE", "COMPLETE", "COMPLETE", "COMPLETE"]
