@@ -76,8 +76,8 @@ if [ $DRY = 1 ]; then  # tiny sizes: every step runs end to end in about a minut
 fi
 # Population 1 on the 2-core CPU machine, N=30, 30 epochs (python -m benchmarks.population_sweep
 # --n-trials 30 --population 1): trials/min, and the load average it ran under.
-CPU_TRIALS_PER_MIN=29.1
-CPU_NOTE="30 trials in 61.9 s, population 1, 2 shared cores at load average 8.7 (2026-11-28)"
+CPU_TRIALS_PER_MIN=72.9
+CPU_NOTE="30 trials in 24.7 s, population 1, 2 cores at load average 1.0-1.4 (2026-12-04, median of 3 runs: 22.0, 24.7, 25.4 s)"
 LOG="$OUT/gpu_tests.log"
 : >"$LOG"
 status=0
