@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError
 
 from bplab.options import (
     EXAMPLES,
@@ -248,11 +249,19 @@ def _group(
     """Backprop Lab: hand-written backprop in JAX, checked against autodiff, swept and tracked."""
 
 
+def usage_error(e: typer.TyperException) -> str:
+    """A usage error (a missing argument, an unknown option, a value out of range) and where the
+    help is, on one line: click's own message takes four."""
+    message = " ".join(e.format_message().split()) if hasattr(e, "format_message") else str(e)
+    ctx = getattr(e, "ctx", None)
+    return message if ctx is None else f"{message} (see '{ctx.command_path} --help')"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and turns the project's errors into exit codes."""
     collect_less_often()  # before the verb imports JAX, MLflow and Optuna
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=argv, prog_name="bplab", standalone_mode=False)
     except BadInput as e:
         print(f"bplab: error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -265,8 +274,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         print("bplab: aborted", file=sys.stderr)
         sys.exit(130)
-    except typer.TyperException as e:  # click's usage errors (typer vendors click)
+    except NoArgsIsHelpError as e:  # `bplab` or a group alone: its help
         e.show()
+        sys.exit(2)
+    except typer.TyperException as e:  # click's usage errors (typer vendors click): one line, as ours
+        print(f"bplab: error: {usage_error(e)}", file=sys.stderr)
         sys.exit(2)
     except OSError as e:
         if not is_disk_full(e):

@@ -82,3 +82,28 @@ def test_config_schema_covers_the_sections_and_the_sweep_space(capsys):
     assert set(schema["properties"]) == {"experiment", "data", "model", "train", "sweep"}
     space = schema["properties"]["sweep"]["properties"]["space"]
     assert "width_step" in space["properties"] and "choices" in space["additionalProperties"]["properties"]
+
+
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (["sweep", "x.toml", "--bogus"], "No such option: --bogus (see 'bplab sweep --help')"),
+        (["sweep"], "Missing argument 'config'. (see 'bplab sweep --help')"),
+        (["nosuchverb"], "No such command 'nosuchverb'. (see 'bplab --help')"),
+        (
+            ["sweep", str(CONFIGS / "digits.toml"), "--population", "0"],
+            "Invalid value for '--population': Input should be greater than or equal to 1 "
+            "(see 'bplab sweep --help')",
+        ),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(argv, line, capsys):
+    assert _main(argv) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"bplab: error: {line}\n")
+
+
+def test_bplab_alone_shows_its_help(capsys):
+    assert _main([]) == 2
+    out, err = capsys.readouterr()
+    assert "Usage: bplab [OPTIONS] COMMAND [ARGS]..." in out + err and "Commands" in out + err
