@@ -69,13 +69,13 @@ class CompileAhead:
         """A trial of ``cfg`` is about to train: the first call starts the thread for the other depths."""
         if self._thread is not None:
             return
+        others = depth_configs(self._base, self._space, skip=len(cfg.model.hidden)) if self._depths else []
         steps = [
             (
                 f"compiling ahead for {other.model.hidden}",
                 partial(compile_programs, other, grad=self._grad, pad_to=pad),
             )
-            for other, pad in depth_configs(self._base, self._space, skip=len(cfg.model.hidden))
-            if self._depths
+            for other, pad in others
         ]
         # the sweep's end draws its plots; their imports need not wait for it
         steps.append(("importing the plotting modules", import_plotting))

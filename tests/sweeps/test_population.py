@@ -43,7 +43,8 @@ def test_a_population_sweep_keeps_budget_states_runs_and_curves(tmp_path, monkey
     ahead = []  # its idle thread imports the plots' modules, and compiles no single-trial programs
     monkeypatch.setattr(sweeps.ahead, "import_plotting", lambda: ahead.append("imported"))
     monkeypatch.setattr(sweeps.ahead, "compile_programs", lambda *a, **k: ahead.append("compiled"))
-    monkeypatch.setattr(sweeps.ahead, "depth_configs", lambda *a, **k: [(None, (3, 3))])  # as if 2 depths
+    other_depth = [(load_config(cfg).with_values({"model.hidden": [3, 3]}), (3, 3))]  # as if 2 depths
+    monkeypatch.setattr(sweeps.ahead, "depth_configs", lambda *a, **k: other_depth)
 
     result = run_sweep(cfg, population=4)
 
