@@ -207,8 +207,7 @@ def test_reports_in_a_batch_are_one_append_at_its_end_and_nothing_else_waits(tmp
         with batched_reports(storage)():  # nested: the outer block writes
             b.report(0.125, 2)
         assert values(b) == {}
-        reported = []
-        thread = threading.Thread(target=lambda: reported.append(b.report(0.0625, 3)))
+        thread = threading.Thread(target=b.report, args=(0.0625, 3))
         thread.start()
         thread.join()
         assert values(b) == {3: 0.0625}  # another thread's reports do not wait
