@@ -107,17 +107,19 @@ def _work(
     try:
         with terminate_as_interrupt():
             changed()
-            if workers == 1:  # the one trial thread leaves a core idle: compile other depths on it
-                ahead = CompileAhead(handle.base, handle.spec.space, grad, depths=population == 1)
-                with contextlib.closing(ahead):
+            # One trial thread leaves a core idle: it compiles the other depths' single-trial programs
+            # there, and imports what the plots at the end need (all a population's sweep or a process
+            # that only watches its workers can use it for).
+            single = workers == 1 and population == 1
+            ahead = CompileAhead(handle.base, handle.spec.space, grad, depths=single)
+            with contextlib.closing(ahead):
+                if workers == 1:
                     work(
                         handle, max_trials=max_trials, deadline=deadline, on_change=changed, grad=grad,
                         population=population, before_train=ahead.trial_starts,
                     )  # fmt: skip
-                return []
-            # this process trains nothing: its idle thread only imports what the plots at the end need
-            with contextlib.closing(CompileAhead(handle.base, handle.spec.space, depths=False)) as ahead:
-                ahead.trial_starts(handle.base)
+                    return []
+                ahead.trial_starts(handle.base)  # this process trains nothing
                 return run_spawned(
                     handle, workers=workers, deadline=deadline, heartbeat=heartbeat, on_change=changed,
                     grad=grad, population=population,

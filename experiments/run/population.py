@@ -165,6 +165,11 @@ def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size
         shared = {"activation": cfg.model.activation, "cost": cfg.model.cost}
         epoch_grad = grad if (grad is not None and tr.grad == "manual") else tr.grad
 
+        def end(i: int, error: BaseException) -> None:
+            """Slot ``i``'s member ends with ``error`` (StopRun: pruned); its slot trains no more."""
+            _end(results, slots[i], run_ids[slots[i]], error)
+            active[i] = False
+
         def epoch_after(params_K, epoch: int):
             return population_epoch(
                 params_K, x, y, keys_EK[epoch - 1], lr_K=lr_K, unit_masks_K=masks_K,
@@ -206,13 +211,11 @@ def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size
                                 run_id=run_ids[k], on_epoch=members[k].on_epoch,
                                 on_metrics=members[k].on_metrics,
                             )  # fmt: skip
-                        except Exception as e:  # this member's ending (StopRun: pruned); the others go on
-                            _end(results, k, run_ids[k], e)
-                            active[i] = False
+                        except Exception as e:  # this member's ending; the others go on
+                            end(i, e)
             except Exception as e:  # the scope's own ending (writing the epoch's reports): all of them
                 for i in np.flatnonzero(active):
-                    _end(results, slots[i], run_ids[slots[i]], e)
-                    active[i] = False
+                    end(i, e)
         for i in np.flatnonzero(active):
             k = slots[i]
             try:
@@ -221,7 +224,7 @@ def _train(members, datasets, run_ids, results, *, pad_to, artifacts, grad, size
                 )
                 results[k] = close_run(run_ids[k], members[k].cfg, datasets[k], trained, artifacts=artifacts)
             except Exception as e:
-                _end(results, k, run_ids[k], e)
+                end(i, e)
 
 
 def _slot(params_K, i: int):
