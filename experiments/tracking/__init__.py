@@ -31,6 +31,7 @@ from experiments.tracking.logged_model import (
     log_model_for,
     log_pyfunc_model,
     logged_model_id,
+    prepare_model_logging,
     register_best,
 )
 from experiments.tracking.model import load_weights, predict_outputs, save_weights
@@ -101,6 +102,7 @@ __all__ = [
     "metric_history",
     "model_link",
     "predict_outputs",
+    "prepare_model_logging",
     "register_best",
     "resume_run",
     "run_link",

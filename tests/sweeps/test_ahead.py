@@ -81,3 +81,16 @@ def test_a_population_sweep_only_imports_the_plotting_modules_ahead(tmp_path, mo
     ahead.trial_starts(base.with_values({"model.hidden": [6]}))
     ahead.wait()
     assert calls == ["imported"] and compiled() == before
+
+
+def test_the_thread_builds_the_package_map_that_logging_the_best_model_needs(tmp_path, monkeypatch):
+    from mlflow.utils import requirements_utils
+
+    base, space = base_and_space(tmp_path)
+    monkeypatch.setattr(sweeps.ahead, "import_plotting", lambda: None)
+    monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)  # as in a new process
+    ahead = CompileAhead(base, space, depths=False)
+    ahead.trial_starts(base)
+    ahead.wait()
+    built = requirements_utils._MODULES_TO_PACKAGES
+    assert built is not None and built["jax"] == ["jax"]  # module -> the distributions that provide it
