@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
+import math
 import os
 import shutil
 import threading
@@ -159,13 +161,19 @@ def journal_storage(path: Path) -> optuna.storages.JournalStorage:
 
 
 class BatchedReports(optuna.storages.journal.JournalFileBackend):
-    """Optuna's journal file, where a population's reports of one epoch can be one append.
+    """Optuna's journal file, where reports (``trial.report``) can share appends.
 
-    Within :meth:`batch`, the intermediate values this thread reports (``trial.report``) wait and are
-    written together when the block ends: one lock and one ``fsync`` for K members instead of K. Every
-    other record is written at once, as before. Reading is unchanged, so within the block the storage
-    does not show those values yet; the trial's own do show (Optuna keeps them on the trial), and no
-    pruner Optuna ships reads another running trial's intermediate values.
+    Within :meth:`batch`, the intermediate values this thread reports wait, and are written with this
+    thread's next other record or when the block ends; with ``every_s``, also with a report made
+    ``every_s`` or more after this thread's reports were last written in the block (the block's first
+    report is such a one). One lock and one ``fsync`` serve many reports: a population's epoch (K
+    members), or a trial's epochs (a 30-epoch trial of a second: two appends where it made 30). This
+    thread's records reach the journal in the order it made them.
+
+    Reading is unchanged, so within the block the storage does not show the waiting values yet; the
+    trial's own do show (Optuna keeps them on the trial), and no pruner Optuna ships reads another
+    running trial's intermediate values. A dashboard sees a trial's first point at once, and the rest
+    at most ``every_s`` (and one epoch) late.
     """
 
     def __init__(self, file_path: str, lock_obj=None) -> None:
@@ -173,32 +181,46 @@ class BatchedReports(optuna.storages.journal.JournalFileBackend):
         self._waiting = threading.local()
 
     def append_logs(self, logs: list[dict]) -> None:
-        waiting = getattr(self._waiting, "logs", None)
-        if waiting is not None and all(log.get("op_code") == INTERMEDIATE_VALUE for log in logs):
-            waiting.extend(logs)
+        mine = self._waiting
+        waiting = getattr(mine, "logs", None)
+        if waiting is None:
+            super().append_logs(logs)
             return
-        super().append_logs(logs)
+        if all(log.get("op_code") == INTERMEDIATE_VALUE for log in logs):
+            waiting.extend(logs)
+            if mine.every_s is None or time.monotonic() - mine.last < mine.every_s:
+                return
+            logs = []
+        if waiting:  # they go first, in the same append
+            mine.logs, mine.last = [], time.monotonic()
+        super().append_logs([*waiting, *logs])
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """This thread's reports within the block are written in one append at its end."""
-        if getattr(self._waiting, "logs", None) is not None:  # nested: the outer block writes them
+    def batch(self, every_s: float | None = None) -> Iterator[None]:
+        """This thread's reports within the block share appends (see the class); the last are
+        written when it ends."""
+        mine = self._waiting
+        if getattr(mine, "logs", None) is not None:  # nested: the outer block writes them
             yield
             return
-        self._waiting.logs = []
+        mine.logs, mine.every_s, mine.last = [], every_s, -math.inf
         try:
             yield
         finally:
-            logs, self._waiting.logs = self._waiting.logs, None
+            logs, mine.logs = mine.logs, None
             if logs:
                 super().append_logs(logs)
 
 
-def batched_reports(storage: optuna.storages.BaseStorage) -> Callable[[], contextlib.AbstractContextManager]:
-    """``storage``'s :meth:`BatchedReports.batch` where it is such a journal; elsewhere a block that
-    changes nothing (a database writes each report in its own transaction)."""
+def batched_reports(
+    storage: optuna.storages.BaseStorage, every_s: float | None = None
+) -> Callable[[], contextlib.AbstractContextManager]:
+    """``storage``'s :meth:`BatchedReports.batch` (with ``every_s``) where it is such a journal;
+    elsewhere a block that changes nothing (a database writes each report in its own transaction)."""
     backend = getattr(storage, "_backend", None)
-    return backend.batch if isinstance(backend, BatchedReports) else contextlib.nullcontext
+    if isinstance(backend, BatchedReports):
+        return functools.partial(backend.batch, every_s=every_s)
+    return contextlib.nullcontext
 
 
 class HeldThroughSignals(optuna.storages.journal.JournalFileOpenLock):

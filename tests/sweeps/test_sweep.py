@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+import optuna
+from optuna.storages.journal._storage import JournalOperation
+
 from sweeps.progress import Snapshot
 from sweeps.result import Ending, Opened
+from sweeps.study.journal import INTERMEDIATE_VALUE
 from sweeps.sweep import run_sweep
 from tests.sweeps.conftest import journal_study, write_config
 from tests.sweeps.inprocess import use_tmp_stores
@@ -50,3 +56,29 @@ def test_a_sweep_reports_to_its_observer_and_returns_its_result(tmp_path, monkey
     assert (result.progress.done, result.progress.complete) == (2, 2) and len(result.snapshot.trials) == 2
     assert journal_study(tmp_path, "lib").user_attrs["bplab.parent_run_id"] in result.parent_url
     assert capsys.readouterr().out == ""  # the library prints nothing; the CLI presents the result
+
+
+def test_a_trials_reports_share_one_journal_append_written_before_its_state(tmp_path, monkeypatch):
+    use_tmp_stores(monkeypatch, tmp_path)
+    epochs = 3
+    cfg = write_config(tmp_path, name="reports", n_trials=3, epochs=epochs, sweep_extra='pruner = "none"')
+    monkeypatch.setattr(optuna.trial.Trial, "should_prune", lambda self: self.number == 1)  # at epoch 1
+    appends = []
+    append_logs = optuna.storages.journal.JournalFileBackend.append_logs
+    monkeypatch.setattr(
+        optuna.storages.journal.JournalFileBackend,
+        "append_logs",
+        lambda self, logs: appends.append([r["op_code"] for r in logs]) or append_logs(self, logs),
+    )
+
+    assert run_sweep(cfg).exit_code == 0
+
+    with_reports = [ops.count(INTERMEDIATE_VALUE) for ops in appends if INTERMEDIATE_VALUE in ops]
+    assert with_reports == [1, epochs - 1, 1, 1, epochs - 1]  # the first at once; the old code: 1 each
+    records = [json.loads(line) for line in (tmp_path / "optuna.journal").read_bytes().splitlines()]
+    for t in journal_study(tmp_path, "reports").get_trials():
+        assert len(t.intermediate_values) == (1 if t.number == 1 else epochs)
+        mine = [i for i, r in enumerate(records) if r.get("trial_id") == t._trial_id]
+        reported = [i for i in mine if records[i]["op_code"] == INTERMEDIATE_VALUE]
+        finished = [i for i in mine if records[i]["op_code"] == JournalOperation.SET_TRIAL_STATE_VALUES]
+        assert max(reported) < finished[-1]  # its curve is in before it is told

@@ -4,7 +4,6 @@ lost); a journal that cannot be written is refused in one line."""
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import signal
@@ -21,6 +20,7 @@ from optuna.storages.journal._storage import JournalOperation
 
 from experiments.errors import BadInput
 from experiments.signals import terminate_as_interrupt
+from sweeps.study import journal
 from sweeps.study.journal import (
     INTERMEDIATE_VALUE,
     HeldThroughSignals,
@@ -187,36 +187,73 @@ def test_a_lock_left_by_a_killed_process_is_broken_after_the_grace_period(tmp_pa
     ]
 
 
-def test_reports_in_a_batch_are_one_append_at_its_end_and_nothing_else_waits(tmp_path):
+def test_reports_in_a_batch_share_appends_in_the_threads_order(tmp_path, monkeypatch):
     path = tmp_path / "optuna.journal"
     storage = journal_storage(path)
     study = optuna.create_study(storage=storage, study_name="s")
     a, b = study.ask(), study.ask()
     other = optuna.load_study(study_name="s", storage=journal_storage(path))  # another process's view
+    appends = []
+    append_logs = optuna.storages.journal.JournalFileBackend.append_logs
+    monkeypatch.setattr(
+        optuna.storages.journal.JournalFileBackend,
+        "append_logs",
+        lambda self, logs: (
+            appends.append([(r["op_code"], r.get("step")) for r in logs]) or append_logs(self, logs)
+        ),
+    )
 
     def values(trial):
         return other.trials[trial.number].intermediate_values
 
-    lines = len(path.read_bytes().splitlines())
     with batched_reports(storage)():
         a.report(0.5, 1)
         b.report(0.25, 1)
-        a.set_user_attr("note", "now")  # not a report: written at once
-        assert values(a) == {} and values(b) == {} and other.trials[a.number].user_attrs == {"note": "now"}
+        assert values(a) == {} and values(b) == {} and appends == []  # waiting
         assert a.should_prune() is False  # the trial's own values are there (Optuna keeps them on it)
+        a.set_user_attr("note", "now")  # another record: the reports go with it, before it
+        assert values(a) == {1: 0.5} and values(b) == {1: 0.25} and other.trials[a.number].user_attrs
         with batched_reports(storage)():  # nested: the outer block writes
             b.report(0.125, 2)
-        assert values(b) == {}
+        assert values(b) == {1: 0.25}
         thread = threading.Thread(target=b.report, args=(0.0625, 3))
         thread.start()
         thread.join()
-        assert values(b) == {3: 0.0625}  # another thread's reports do not wait
-    assert values(a) == {1: 0.5} and values(b) == {1: 0.25, 2: 0.125, 3: 0.0625}
-    records = [json.loads(line) for line in path.read_bytes().splitlines()[lines:]]
-    assert [(r["op_code"], r.get("step")) for r in records] == [
-        (JournalOperation.SET_TRIAL_USER_ATTR, None),
-        *[(INTERMEDIATE_VALUE, step) for step in (3, 1, 1, 2)],  # the thread's, then the block's at its end
+        assert values(b) == {1: 0.25, 3: 0.0625}  # another thread's reports do not wait
+    assert values(b) == {1: 0.25, 2: 0.125, 3: 0.0625}
+    assert appends == [
+        [(INTERMEDIATE_VALUE, 1), (INTERMEDIATE_VALUE, 1), (JournalOperation.SET_TRIAL_USER_ATTR, None)],
+        [(INTERMEDIATE_VALUE, 3)],  # the other thread's, at once
+        [(INTERMEDIATE_VALUE, 2)],  # the block's last, at its end
     ]
+
+
+def test_with_every_s_reports_are_written_at_most_that_often_the_first_at_once(tmp_path, monkeypatch):
+    path = tmp_path / "optuna.journal"
+    storage = journal_storage(path)
+    trial = optuna.create_study(storage=storage, study_name="s").ask()
+    other = optuna.load_study(study_name="s", storage=journal_storage(path))
+    clock = [100.0]
+    monkeypatch.setattr(journal, "time", SimpleNamespace(monotonic=lambda: clock[0], sleep=time.sleep))
+
+    def written():
+        return other.trials[0].intermediate_values
+
+    with batched_reports(storage, every_s=1.0)():
+        trial.report(0.5, 1)
+        assert written() == {1: 0.5}  # the first: at once
+        clock[0] += 0.5
+        trial.report(0.4, 2)
+        clock[0] += 0.4
+        trial.report(0.3, 3)
+        assert written() == {1: 0.5}
+        clock[0] += 0.1  # a second since the last append: this one writes those waiting too
+        trial.report(0.2, 4)
+        assert written() == {1: 0.5, 2: 0.4, 3: 0.3, 4: 0.2}
+        clock[0] += 0.9
+        trial.report(0.1, 5)
+        assert len(written()) == 4
+    assert written() == {1: 0.5, 2: 0.4, 3: 0.3, 4: 0.2, 5: 0.1}  # the block's end
 
 
 def test_reports_are_not_batched_on_a_database(tmp_path):
