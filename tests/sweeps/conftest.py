@@ -71,3 +71,16 @@ def mlflow_runs(uri: str) -> list:
     client = MlflowClient(uri)
     exps = [e.experiment_id for e in client.search_experiments()]
     return list(client.search_runs(exps, max_results=5000))
+
+
+def journal_appends(monkeypatch: pytest.MonkeyPatch) -> list[list[dict]]:
+    """Every append to an Optuna journal file from now on, as its list of records (in order)."""
+    appends: list[list[dict]] = []
+    append_logs = optuna.storages.journal.JournalFileBackend.append_logs
+
+    def spy(self, logs: list[dict]) -> None:
+        appends.append(list(logs))
+        append_logs(self, logs)
+
+    monkeypatch.setattr(optuna.storages.journal.JournalFileBackend, "append_logs", spy)
+    return appends

@@ -20,7 +20,7 @@ from sweeps.population import default_population
 from sweeps.space import parse_space
 from sweeps.study.journal import INTERMEDIATE_VALUE
 from sweeps.sweep import run_sweep
-from tests.sweeps.conftest import journal_study, mlflow_runs, write_config
+from tests.sweeps.conftest import journal_appends, journal_study, mlflow_runs, write_config
 from tests.sweeps.inprocess import bplab_main, use_tmp_stores
 
 EPOCHS = 3
@@ -32,13 +32,7 @@ def test_a_population_sweep_keeps_budget_states_runs_and_curves(tmp_path, monkey
     # the pruner's verdict, forced: trial 1 is pruned at its first report, in the middle of a population
     monkeypatch.setattr(optuna.trial.Trial, "should_prune", lambda self: self.number == 1)
 
-    appends = []
-    append_logs = optuna.storages.journal.JournalFileBackend.append_logs
-    monkeypatch.setattr(
-        optuna.storages.journal.JournalFileBackend,
-        "append_logs",
-        lambda self, logs: appends.append([log["op_code"] for log in logs]) or append_logs(self, logs),
-    )
+    appends = journal_appends(monkeypatch)
 
     ahead = []  # its idle thread imports the plots' modules, and compiles no single-trial programs
     monkeypatch.setattr(sweeps.ahead, "import_plotting", lambda: ahead.append("imported"))
@@ -50,7 +44,9 @@ def test_a_population_sweep_keeps_budget_states_runs_and_curves(tmp_path, monkey
 
     trials = journal_study(tmp_path, "pop").get_trials()
     # every epoch's reports of a population are one journal append: 4 members, then 3 (one pruned)
-    reports = [ops for ops in appends if INTERMEDIATE_VALUE in ops]
+    reports = [
+        ops for ops in ([log["op_code"] for log in logs] for logs in appends) if INTERMEDIATE_VALUE in ops
+    ]
     assert [len(ops) for ops in reports] == [4, 3, 3, 2, 2, 2]
     assert all(set(ops) == {INTERMEDIATE_VALUE} for ops in reports)
     assert [len(t.intermediate_values) for t in trials] == [EPOCHS, 1, EPOCHS, EPOCHS, EPOCHS, EPOCHS]

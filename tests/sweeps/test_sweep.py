@@ -11,7 +11,7 @@ from sweeps.progress import Snapshot
 from sweeps.result import Ending, Opened
 from sweeps.study.journal import INTERMEDIATE_VALUE
 from sweeps.sweep import run_sweep
-from tests.sweeps.conftest import journal_study, write_config
+from tests.sweeps.conftest import journal_appends, journal_study, write_config
 from tests.sweeps.inprocess import use_tmp_stores
 
 
@@ -63,17 +63,12 @@ def test_a_trials_reports_share_one_journal_append_written_before_its_state(tmp_
     epochs = 3
     cfg = write_config(tmp_path, name="reports", n_trials=3, epochs=epochs, sweep_extra='pruner = "none"')
     monkeypatch.setattr(optuna.trial.Trial, "should_prune", lambda self: self.number == 1)  # at epoch 1
-    appends = []
-    append_logs = optuna.storages.journal.JournalFileBackend.append_logs
-    monkeypatch.setattr(
-        optuna.storages.journal.JournalFileBackend,
-        "append_logs",
-        lambda self, logs: appends.append([r["op_code"] for r in logs]) or append_logs(self, logs),
-    )
+    appends = journal_appends(monkeypatch)
 
     assert run_sweep(cfg).exit_code == 0
 
-    with_reports = [ops.count(INTERMEDIATE_VALUE) for ops in appends if INTERMEDIATE_VALUE in ops]
+    ops = [[r["op_code"] for r in logs] for logs in appends]
+    with_reports = [o.count(INTERMEDIATE_VALUE) for o in ops if INTERMEDIATE_VALUE in o]
     assert with_reports == [1, epochs - 1, 1, 1, epochs - 1]  # the first at once; the old code: 1 each
     records = [json.loads(line) for line in (tmp_path / "optuna.journal").read_bytes().splitlines()]
     for t in journal_study(tmp_path, "reports").get_trials():

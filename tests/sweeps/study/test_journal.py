@@ -31,7 +31,7 @@ from sweeps.study.journal import (
 )
 from sweeps.study.storage import open_storage, probe_storage
 from sweeps.study.url import StorageURL
-from tests.sweeps.conftest import bplab, write_config
+from tests.sweeps.conftest import bplab, journal_appends, write_config
 from tests.sweeps.inprocess import bplab_main, use_tmp_stores
 
 
@@ -193,15 +193,7 @@ def test_reports_in_a_batch_share_appends_in_the_threads_order(tmp_path, monkeyp
     study = optuna.create_study(storage=storage, study_name="s")
     a, b = study.ask(), study.ask()
     other = optuna.load_study(study_name="s", storage=journal_storage(path))  # another process's view
-    appends = []
-    append_logs = optuna.storages.journal.JournalFileBackend.append_logs
-    monkeypatch.setattr(
-        optuna.storages.journal.JournalFileBackend,
-        "append_logs",
-        lambda self, logs: (
-            appends.append([(r["op_code"], r.get("step")) for r in logs]) or append_logs(self, logs)
-        ),
-    )
+    appends = journal_appends(monkeypatch)
 
     def values(trial):
         return other.trials[trial.number].intermediate_values
@@ -221,7 +213,7 @@ def test_reports_in_a_batch_share_appends_in_the_threads_order(tmp_path, monkeyp
         thread.join()
         assert values(b) == {1: 0.25, 3: 0.0625}  # another thread's reports do not wait
     assert values(b) == {1: 0.25, 2: 0.125, 3: 0.0625}
-    assert appends == [
+    assert [[(r["op_code"], r.get("step")) for r in logs] for logs in appends] == [
         [(INTERMEDIATE_VALUE, 1), (INTERMEDIATE_VALUE, 1), (JournalOperation.SET_TRIAL_USER_ATTR, None)],
         [(INTERMEDIATE_VALUE, 3)],  # the other thread's, at once
         [(INTERMEDIATE_VALUE, 2)],  # the block's last, at its end
