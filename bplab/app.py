@@ -37,7 +37,7 @@ from bplab.options import (
     overrides,
 )
 from bplab.runs import runs_app
-from experiments.collector import collect_less_often
+from experiments.collector import collect_less_often, no_collection_at_exit
 from experiments.errors import BadInput, CheckFailed, OutOfMemory, TrackingUnavailable
 from experiments.failures import is_disk_full
 
@@ -260,6 +260,7 @@ def usage_error(e: typer.TyperException) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and turns the project's errors into exit codes."""
     collect_less_often()  # before the verb imports JAX, MLflow and Optuna
+    no_collection_at_exit()
     try:
         rc = app(args=argv, prog_name="bplab", standalone_mode=False)
     except BadInput as e:

@@ -36,7 +36,7 @@ from typing import TypeVar
 import optuna
 from optuna.trial import TrialState
 
-from experiments.collector import collect_less_often
+from experiments.collector import collect_less_often, no_collection_at_exit
 from experiments.compile_cache import enable_compilation_cache
 from experiments.config import RunConfig
 from experiments.errors import failure_reason
@@ -225,6 +225,7 @@ def worker_process(
     signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.update(env)
     collect_less_often()
+    no_collection_at_exit()
     enable_compilation_cache()
     deadline = time.monotonic() + deadline_in if deadline_in is not None else None
     try:
