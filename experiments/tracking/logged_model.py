@@ -53,10 +53,6 @@ def _core_folder() -> str:
     return str(Path(importlib.util.find_spec("backprop_core").origin).parent)
 
 
-def _pip_requirements() -> list[str]:
-    return [f"mlflow=={mlflow.__version__}", "numpy", "pandas", "jax", "jaxlib"]
-
-
 def prepare_model_logging() -> None:
     """Does ahead what the first :func:`log_pyfunc_model` of a process pays before it writes
     anything: MLflow checks the requirements against the environment through a map of every
@@ -113,7 +109,7 @@ def log_pyfunc_model(
                 artifacts={"weights": str(weights), "config": str(config_path)},
                 code_paths=[_core_folder()],
                 # listed, not inferred: inference would load the model in a subprocess (slow)
-                pip_requirements=_pip_requirements(),
+                pip_requirements=[f"mlflow=={mlflow.__version__}", "numpy", "pandas", "jax", "jaxlib"],
                 signature=signature(params[0][0].shape[1], params[-1][0].shape[0]),
                 input_example=None if input_example is None else np.asarray(input_example, np.float64),
             )
