@@ -58,7 +58,7 @@ def test_a_sweep_reports_to_its_observer_and_returns_its_result(tmp_path, monkey
     assert capsys.readouterr().out == ""  # the library prints nothing; the CLI presents the result
 
 
-def test_a_trials_reports_share_one_journal_append_written_before_its_state(tmp_path, monkeypatch):
+def test_a_trials_reports_share_journal_appends_and_are_in_before_its_state(tmp_path, monkeypatch):
     use_tmp_stores(monkeypatch, tmp_path)
     epochs = 3
     cfg = write_config(tmp_path, name="reports", n_trials=3, epochs=epochs, sweep_extra='pruner = "none"')
