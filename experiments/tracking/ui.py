@@ -33,6 +33,10 @@ from experiments.tracking.store import (
 )
 
 STARTUP_TIMEOUT_S = 60.0
+# Browsing one run page made uvicorn print ~40 access lines into the terminal of `bplab ui`.
+QUIET_SERVER = "--log-level warning --no-access-log"
+# MLflow 3.17's server imports starlette's deprecated WSGI middleware: a warning for MLflow, not the user.
+QUIET_WARNINGS = "ignore:starlette.middleware.wsgi is deprecated"
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,8 @@ def ui_command(port: int, host: str = HOST) -> list[str]:
     """The ``mlflow server`` command that serves the UI over the store in use.
 
     For a sqlite store the server's own default artifact root is the ``mlartifacts`` folder beside
-    the database, so experiments created from the UI land where ``bplab train`` puts them.
+    the database, so experiments created from the UI land where ``bplab train`` puts them. The
+    server logs warnings and errors, not a line per request (:data:`QUIET_SERVER`).
     """
     uri = tracking_uri()
     cmd = [
@@ -108,6 +113,7 @@ def ui_command(port: int, host: str = HOST) -> list[str]:
         "--host", host,
         "--port", str(port),
         "--workers", "1",
+        "--uvicorn-opts", QUIET_SERVER,
     ]  # fmt: skip
     db = sqlite_path(uri)
     if db is not None:
@@ -120,8 +126,10 @@ NO_JOB_RUNNER = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 def ui_env() -> dict[str, str]:
-    """The server's environment: this one, without MLflow's job runner (:data:`NO_JOB_RUNNER`)."""
-    return {**os.environ, **NO_JOB_RUNNER}
+    """The server's environment: this one, without MLflow's job runner (:data:`NO_JOB_RUNNER`) and
+    MLflow's own deprecation warning (:data:`QUIET_WARNINGS`, after the user's filters)."""
+    warnings = ",".join(w for w in (os.environ.get("PYTHONWARNINGS"), QUIET_WARNINGS) if w)
+    return {**os.environ, **NO_JOB_RUNNER, "PYTHONWARNINGS": warnings}
 
 
 def stop_process_group(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:

@@ -214,3 +214,8 @@ def test_sigterm_stops_the_ui_and_its_server(cli):
     ui.wait(timeout=30)
     with pytest.raises(OSError):  # the MLflow server went away with it
         urllib.request.urlopen(health, timeout=2)
+    # The browser tests above loaded pages from it: the terminal got none of its requests, nor the
+    # deprecation warning of MLflow's own imports; the URL line is there.
+    output = Path(ui.log).read_text()
+    assert "MLflow UI for " in output
+    assert not re.search(r'"(GET|POST) /', output) and "StarletteDeprecationWarning" not in output, output

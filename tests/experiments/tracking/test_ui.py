@@ -41,9 +41,17 @@ def test_the_server_command_serves_the_store_on_loopback(store):
         "--host": "127.0.0.1",
         "--port": "5123",
         "--workers": "1",
+        "--uvicorn-opts": "--log-level warning --no-access-log",
         "--artifacts-destination": str(store.parent / "mlartifacts"),
     }
     assert ui.ui_env()["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+
+
+def test_the_server_keeps_the_users_warning_filters(monkeypatch):
+    monkeypatch.setenv("PYTHONWARNINGS", "error::ResourceWarning")
+    assert ui.ui_env()["PYTHONWARNINGS"] == f"error::ResourceWarning,{ui.QUIET_WARNINGS}"
+    monkeypatch.delenv("PYTHONWARNINGS")
+    assert ui.ui_env()["PYTHONWARNINGS"] == ui.QUIET_WARNINGS
 
 
 @pytest.mark.parametrize("port", [0, 65536])
