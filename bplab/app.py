@@ -252,7 +252,7 @@ def _group(
 def usage_error(e: typer.TyperException) -> str:
     """A usage error (a missing argument, an unknown option, a value out of range) and where the
     help is, on one line: click's own message takes four."""
-    message = " ".join(e.format_message().split()) if hasattr(e, "format_message") else str(e)
+    message = " ".join(e.format_message().split())
     ctx = getattr(e, "ctx", None)
     return message if ctx is None else f"{message} (see '{ctx.command_path} --help')"
 
