@@ -17,8 +17,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# Any of these would point a side at a shared store or cache, and make the run depend on the machine.
-UNSET = ("MLFLOW_TRACKING_URI", "BPLAB_OPTUNA_STORAGE", "BPLAB_JAX_CACHE", "JAX_COMPILATION_CACHE_DIR")
+# Any of these would point a side at a shared store or cache, and make the run depend on the machine;
+# NPROC would size both sides' XLA thread pools (bplab chooses its own: experiments/cpu_threads.py).
+UNSET = (
+    "MLFLOW_TRACKING_URI",
+    "BPLAB_OPTUNA_STORAGE",
+    "BPLAB_JAX_CACHE",
+    "JAX_COMPILATION_CACHE_DIR",
+    "NPROC",
+)
 TAIL_CHARS = 3000
 PACKAGES = ("backprop_core", "experiments", "sweeps", "bplab", "benchmarks")
 

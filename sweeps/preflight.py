@@ -1,16 +1,46 @@
-"""What a sweep checks before it opens anything: that the space's largest point fits in memory.
+"""What a sweep settles from its space's largest point before it opens anything.
 
 A trial whose net cannot fit would open a run and die of OOM; the space's bounds are known up front,
-so the sweep refuses them at once (exit 2) with the estimate in the line.
+so the sweep refuses them at once (exit 2) with the estimate in the line. The same point says whether
+the process trains on one XLA CPU thread (:mod:`experiments.cpu_threads`).
 """
 
 from __future__ import annotations
 
 from experiments.config import RunConfig
-from experiments.data import load_dataset
+from experiments.cpu_threads import largest_product, one_thread_for
+from experiments.data import Dataset, load_dataset
 from experiments.errors import BadInput
 from experiments.sizing import check_run_fits
+from sweeps.population import default_population
 from sweeps.space import SweepSpec
+
+
+def _data(cfg: RunConfig) -> Dataset:
+    try:
+        return load_dataset(cfg.data, cfg.train.seed)
+    except BadInput as e:
+        raise BadInput(f"{cfg.source}: {e}") from None
+
+
+def largest_point(cfg: RunConfig, spec: SweepSpec) -> tuple[list[int], int]:
+    """The space's widest, deepest point: its hidden widths and its largest batch size."""
+    widest = [int(spec.space.width.high)] * int(spec.space.n_layers.high)
+    return widest, spec.space.largest_batch(cfg.train.batch_size)
+
+
+def fit_cpu_threads(cfg: RunConfig, spec: SweepSpec, *, population: int | None) -> bool:
+    """One XLA CPU thread for this process when the space's largest net is small (see
+    :func:`experiments.cpu_threads.one_thread_for`); before the first JAX computation. Returns
+    whether it set it.
+
+    Raises:
+      BadInput: the data set cannot be loaded.
+    """
+    ds = _data(cfg)
+    widest, batch = largest_point(cfg, spec)
+    members = population or default_population("cpu")  # the setting only applies where JAX is CPU-only
+    return one_thread_for(largest_product((ds.n_inputs, *widest, ds.n_outputs), batch, members))
 
 
 def check_space_fits(cfg: RunConfig, spec: SweepSpec, *, workers: int) -> None:
@@ -22,15 +52,10 @@ def check_space_fits(cfg: RunConfig, spec: SweepSpec, *, workers: int) -> None:
     """
     if workers == 0:
         return
-    try:
-        ds = load_dataset(cfg.data, cfg.train.seed)
-    except BadInput as e:
-        raise BadInput(f"{cfg.source}: {e}") from None
-    widest = [int(spec.space.width.high)] * int(spec.space.n_layers.high)
-    batch = spec.space.largest_batch(cfg.train.batch_size)
+    widest, batch = largest_point(cfg, spec)
     check_run_fits(
         cfg,
-        ds,
+        _data(cfg),
         hidden=widest,
         batch_size=batch,
         processes=workers,

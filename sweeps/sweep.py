@@ -31,7 +31,7 @@ from sweeps.ahead import CompileAhead
 from sweeps.finish import finish, result, stop_parent, storage_lost
 from sweeps.parent import open_parent
 from sweeps.population import default_population
-from sweeps.preflight import check_space_fits
+from sweeps.preflight import check_space_fits, fit_cpu_threads
 from sweeps.progress import snapshot
 from sweeps.result import Ending, Opened, Silent, SweepObserver, SweepResult
 from sweeps.space import parse_sweep
@@ -169,6 +169,7 @@ def run_sweep(
         spec = dataclasses.replace(spec, n_trials=n_trials)
     if timeout is not None:
         spec = dataclasses.replace(spec, timeout=timeout)
+    fit_cpu_threads(cfg, spec, population=population)  # before any JAX computation, the workers inherit it
     check_space_fits(cfg, spec, workers=workers)
     url = resolve_storage(storage)
     make_sampler(spec)  # refuses a sampler whose package is missing, now rather than in a worker
@@ -227,6 +228,7 @@ def run_worker(
     url = resolve_storage(storage)
     probe_storage(url)
     handle = load(url, study, heartbeat=heartbeat, worker_index=1 + os.getpid() % 10_000)
+    fit_cpu_threads(handle.base, handle.spec, population=population)
     _use_tracking(handle.tracking_uri)
     tracking.ensure_reachable()
     reconcile_at_start("worker")

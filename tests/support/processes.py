@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import importlib.metadata
-import importlib.util
 import os
 import shutil
 import signal
@@ -27,6 +25,9 @@ from typing import Any
 
 import pytest
 
+from experiments.cpu_threads import ENV as XLA_THREADS
+from experiments.cpu_threads import cpu_only
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "experiments" / "configs"
 VENV_BIN = Path(sys.executable).parent
@@ -42,14 +43,11 @@ TEST_XLA_FLAGS = "--xla_cpu_use_fusion_emitters=false"
 
 
 def jax_is_cpu_only() -> bool:
-    """True when this process's JAX can only run on the CPU: ``JAX_PLATFORMS=cpu``, or no accelerator
-    plugin installed. Only then may the tests add :data:`TEST_XLA_FLAGS`: a GPU plugin parses
-    ``XLA_FLAGS`` itself, and an unknown (CPU) flag makes it exit(1) silently under pytest's capture
-    (seen on an H200: the core tests ended in 3 s with status 1 and no output)."""
-    if os.environ.get("JAX_PLATFORMS", "").strip().lower() == "cpu":
-        return True
-    plugins = importlib.util.find_spec("jax_plugins") is not None
-    return not plugins and not importlib.metadata.entry_points(group="jax_plugins")
+    """True when this process's JAX can only run on the CPU (:func:`experiments.cpu_threads.cpu_only`).
+    Only then may the tests add :data:`TEST_XLA_FLAGS`: a GPU plugin parses ``XLA_FLAGS`` itself, and
+    an unknown (CPU) flag makes it exit(1) silently under pytest's capture (seen on an H200: the core
+    tests ended in 3 s with status 1 and no output)."""
+    return cpu_only()
 
 
 def with_test_xla_flags(flags: str | None) -> str:
@@ -93,7 +91,8 @@ def clean_env(jax_cache: Path | None = None, **extra: str) -> dict[str, str]:
       jax_cache: the compilation cache for ``BPLAB_JAX_CACHE``; the session's one when omitted.
       **extra: variables to set on top (they win).
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY_PREFIXES)}
+    # NPROC too: a sweep run in a test's process sets it there, and each process decides its own
+    env = {k: v for k, v in os.environ.items() if not k.startswith(LEAKY_PREFIXES) and k != XLA_THREADS}
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
         BPLAB_JAX_CACHE=str(jax_cache or session_jax_cache()),

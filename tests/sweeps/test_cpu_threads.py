@@ -1,0 +1,66 @@
+"""A sweep of small nets trains on one XLA CPU thread, settled from its space before any computation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from experiments.config import load_config
+from experiments.cpu_threads import ENV
+from sweeps.preflight import fit_cpu_threads
+from sweeps.space import parse_sweep
+from tests.support.processes import CONFIGS, clean_env
+from tests.sweeps.conftest import write_config
+
+DIGITS = CONFIGS / "digits.toml"
+
+
+def spec_of(overrides: list[str]):
+    cfg = load_config(DIGITS, overrides)
+    return cfg, parse_sweep(cfg.sweep, cfg.source)
+
+
+@pytest.fixture
+def no_nproc(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+
+
+def test_the_digits_space_gets_one_thread(no_nproc):
+    assert fit_cpu_threads(*spec_of([]), population=None)
+    assert os.environ[ENV] == "1"
+
+
+def test_a_wide_space_or_a_large_population_keeps_the_pool(no_nproc):
+    # widths up to 2048 at batch 10: 10 × 2048 × 2048 multiply-adds a step
+    assert not fit_cpu_threads(*spec_of(["sweep.space.width=[32, 2048]"]), population=None)
+    # 16 members of the digits space multiply in one product: 16 × 10 × 256 × 256
+    assert not fit_cpu_threads(*spec_of([]), population=16)
+    assert ENV not in os.environ
+
+
+# A sweep in a fresh process, then how many threads the CPU client's pool got.
+SWEEP = """
+import os, sys
+from sweeps.sweep import run_sweep
+result = run_sweep(sys.argv[1], workers=1)
+assert result.exit_code == 0, result
+names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+print(names.count("tf_XLAEigen"))
+"""
+
+
+@pytest.mark.integration
+def test_a_sweep_trains_on_the_thread_it_chose(tmp_path, jax_cache):
+    """In a real sweep process the setting comes before the client is made (else the pool would be
+    one thread per core)."""
+    cfg = write_config(tmp_path, n_trials=1, epochs=1)
+    r = subprocess.run(
+        [sys.executable, "-c", SWEEP, str(cfg)],
+        cwd=tmp_path, env=clean_env(jax_cache), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout.strip().splitlines()[-1]) == 1
