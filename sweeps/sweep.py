@@ -169,7 +169,8 @@ def run_sweep(
         spec = dataclasses.replace(spec, n_trials=n_trials)
     if timeout is not None:
         spec = dataclasses.replace(spec, timeout=timeout)
-    fit_cpu_threads(cfg, spec, population=population)  # before any JAX computation, the workers inherit it
+    if workers:  # before any JAX computation; spawned workers inherit it (0: the trials train elsewhere)
+        fit_cpu_threads(cfg, spec, population=population)
     check_space_fits(cfg, spec, workers=workers)
     url = resolve_storage(storage)
     make_sampler(spec)  # refuses a sampler whose package is missing, now rather than in a worker

@@ -10,10 +10,13 @@ import pytest
 
 from experiments.config import load_config
 from experiments.cpu_threads import ENV
+from experiments.tracking.writer import drain
 from sweeps.preflight import fit_cpu_threads
 from sweeps.space import parse_sweep
+from sweeps.sweep import run_sweep
 from tests.support.processes import CONFIGS, clean_env
 from tests.sweeps.conftest import write_config
+from tests.sweeps.inprocess import use_tmp_stores
 
 DIGITS = CONFIGS / "digits.toml"
 
@@ -64,3 +67,14 @@ def test_a_sweep_trains_on_the_thread_it_chose(tmp_path, jax_cache):
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert int(r.stdout.strip().splitlines()[-1]) == 1
+
+
+def test_a_sweep_for_workers_elsewhere_reads_no_data(tmp_path, monkeypatch, no_nproc):
+    """``--workers 0`` trains nothing here: its data file may exist only where the workers run."""
+    use_tmp_stores(monkeypatch, tmp_path)
+    data = '[data]\ndataset = "file"\npath = "only-on-the-workers.csv"\n'
+    cfg = write_config(tmp_path, name="elsewhere", n_trials=2, epochs=1)
+    cfg.write_text(cfg.read_text().replace('[data]\ndataset = "xor"\n', data))
+    assert run_sweep(cfg, workers=0).exit_code == 0
+    assert ENV not in os.environ
+    drain()  # the parent run's queued writes, into this test's store
