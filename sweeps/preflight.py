@@ -9,18 +9,10 @@ from __future__ import annotations
 
 from experiments.config import RunConfig
 from experiments.cpu_threads import largest_product, one_thread_for
-from experiments.data import Dataset, load_dataset
-from experiments.errors import BadInput
+from experiments.run.preflight import load_data
 from experiments.sizing import check_run_fits
 from sweeps.population import default_population
 from sweeps.space import SweepSpec
-
-
-def _data(cfg: RunConfig) -> Dataset:
-    try:
-        return load_dataset(cfg.data, cfg.train.seed)
-    except BadInput as e:
-        raise BadInput(f"{cfg.source}: {e}") from None
 
 
 def largest_point(cfg: RunConfig, spec: SweepSpec) -> tuple[list[int], int]:
@@ -37,7 +29,7 @@ def fit_cpu_threads(cfg: RunConfig, spec: SweepSpec, *, population: int | None) 
     Raises:
       BadInput: the data set cannot be loaded.
     """
-    ds = _data(cfg)
+    ds = load_data(cfg)
     widest, batch = largest_point(cfg, spec)
     members = population or default_population("cpu")  # the setting only applies where JAX is CPU-only
     return one_thread_for(largest_product((ds.n_inputs, *widest, ds.n_outputs), batch, members))
@@ -55,7 +47,7 @@ def check_space_fits(cfg: RunConfig, spec: SweepSpec, *, workers: int) -> None:
     widest, batch = largest_point(cfg, spec)
     check_run_fits(
         cfg,
-        _data(cfg),
+        load_data(cfg),
         hidden=widest,
         batch_size=batch,
         processes=workers,

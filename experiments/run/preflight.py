@@ -9,6 +9,18 @@ from experiments.errors import BadInput
 from experiments.sizing import check_run_fits
 
 
+def load_data(cfg: RunConfig) -> Dataset:
+    """The data ``cfg`` describes (cached per process).
+
+    Raises:
+      BadInput: the data cannot be loaded, with the config's source in the message.
+    """
+    try:
+        return load_dataset(cfg.data, cfg.train.seed)
+    except BadInput as e:
+        raise BadInput(f"{cfg.source}: {e}") from None
+
+
 def prepare(cfg: RunConfig, *, track: bool = True) -> Dataset:
     """Loads and checks the data against the config (and the store when ``track``); returns the data.
 
@@ -17,10 +29,7 @@ def prepare(cfg: RunConfig, *, track: bool = True) -> Dataset:
         one-hot classes, a net too large for the memory at hand (:mod:`experiments.sizing`),
         or an unreachable store — with the config's source in the message.
     """
-    try:
-        ds = load_dataset(cfg.data, cfg.train.seed)
-    except BadInput as e:
-        raise BadInput(f"{cfg.source}: {e}") from None
+    ds = load_data(cfg)
     if cfg.train.batch_size > ds.n_train:
         raise BadInput(
             f"{cfg.source}: train.batch_size = {cfg.train.batch_size} is larger than the training set "
