@@ -25,7 +25,9 @@ print(names.count("tf_XLAEigen"))
 
 def pool_threads(before: str) -> int:
     code = POOL_THREADS.format(before=before)
-    r = subprocess.run([sys.executable, "-c", code], env=clean_env(), capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", code], env=clean_env(), capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     return int(r.stdout.strip())
 
