@@ -98,9 +98,9 @@ def sweeps(pairs: int) -> None:
         sweep("warm-up", base)
         ours, theirs = [], []
         for i in range(pairs):
-            order = [(ours, base), (theirs, pool)]
-            for seconds, env in order if i % 2 == 0 else order[::-1]:
-                seconds.append(sweep(f"s{i}-{len(seconds)}-{'one' if env is base else 'pool'}", env))
+            order = [("one", ours, base), ("pool", theirs, pool)]
+            for side, seconds, env in order if i % 2 == 0 else order[::-1]:
+                seconds.append(sweep(f"s{i}-{side}", env))
         print(f"\nwarm 30-trial digits sweeps, whole commands ({pairs} alternated pairs)")
         print("  bplab's choice (1 thread): " + ", ".join(f"{s:.1f}" for s in ours) + " s")
         print(f"  NPROC={cores()} (the pool):".ljust(29) + ", ".join(f"{s:.1f}" for s in theirs) + " s")

@@ -29,6 +29,7 @@ from backprop_core import evaluate, init_params, precision, train_epoch
 from experiments.config import RunConfig, load_config
 from experiments.cpu_threads import largest_product, one_thread_for
 from experiments.data import Dataset, load_dataset
+from experiments.run import layer_sizes
 from sweeps.objective import trial_config
 
 CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "configs" / "digits.toml"
@@ -80,8 +81,7 @@ def measure(configs: list[RunConfig]) -> dict[str, float | int]:
     """Compiles each distinct program once (one epoch, untimed for the floor), then times every trial,
     on the XLA CPU threads a sweep of them would have (before the first JAX computation)."""
     ds = load_dataset(configs[0].data, configs[0].train.seed)
-    sizes = [(ds.n_inputs, *c.model.hidden, ds.n_outputs) for c in configs]
-    one_thread_for(max(largest_product(s, c.train.batch_size) for s, c in zip(sizes, configs, strict=True)))
+    one_thread_for(max(largest_product(layer_sizes(c, ds), c.train.batch_size) for c in configs))
     t0 = time.perf_counter()
     firsts = {program(c): c for c in reversed(configs)}
     for cfg in firsts.values():

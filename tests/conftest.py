@@ -25,6 +25,7 @@ from tests.support.postgres import Databases, Server, session_server, stop_sessi
 from tests.support.processes import (
     BPLAB,
     REPO,
+    XLA_THREADS,
     BplabProcs,
     Procs,
     bplab,
@@ -193,6 +194,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 # --- processes ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_nproc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``NPROC`` (XLA's CPU pool size) and a CPU-only JAX: where bplab decides the pool itself."""
+    monkeypatch.delenv(XLA_THREADS, raising=False)
+    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
 
 
 @pytest.fixture(scope="session")

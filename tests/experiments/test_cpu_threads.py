@@ -10,21 +10,18 @@ import pytest
 
 from experiments import cpu_threads
 from experiments.cpu_threads import ENV, SMALL_PRODUCT, largest_product, one_thread_for
-from tests.support.processes import clean_env
+from tests.support.processes import PRINT_POOL_THREADS, clean_env
 
 # How many threads the CPU client's pool got, after the first JAX computation of a fresh process.
 POOL_THREADS = """
-import os
 import jax.numpy as jnp
 {before}
 jnp.zeros(3).block_until_ready()
-names = [open(f"/proc/self/task/{{t}}/comm").read().strip() for t in os.listdir("/proc/self/task")]
-print(names.count("tf_XLAEigen"))
 """
 
 
 def pool_threads(before: str) -> int:
-    code = POOL_THREADS.format(before=before)
+    code = POOL_THREADS.format(before=before) + PRINT_POOL_THREADS
     r = subprocess.run(
         [sys.executable, "-c", code], env=clean_env(), capture_output=True, text=True, timeout=120
     )
@@ -36,12 +33,6 @@ def test_largest_product_is_the_widest_layer_times_batch_and_members():
     assert largest_product((64, 256, 10), 10) == 10 * 64 * 256
     assert largest_product((64, 256, 256, 10), 10) == 10 * 256 * 256
     assert largest_product((64, 256, 256, 10), 10, population=16) == 16 * 10 * 256 * 256
-
-
-@pytest.fixture
-def no_nproc(monkeypatch):
-    monkeypatch.delenv(ENV, raising=False)
-    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
 
 
 def test_a_small_net_gets_one_thread(no_nproc):

@@ -50,6 +50,14 @@ def jax_is_cpu_only() -> bool:
     return cpu_only()
 
 
+# Python that prints how many threads XLA's CPU client gave its pool (run it after a JAX computation).
+PRINT_POOL_THREADS = """
+import os
+names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
+print(names.count("tf_XLAEigen"))
+"""
+
+
 def with_test_xla_flags(flags: str | None) -> str:
     """``flags`` (a value of ``XLA_FLAGS``) with :data:`TEST_XLA_FLAGS` added."""
     flags = flags or ""

@@ -14,7 +14,7 @@ from experiments.tracking.writer import drain
 from sweeps.preflight import fit_cpu_threads
 from sweeps.space import parse_sweep
 from sweeps.sweep import run_sweep
-from tests.support.processes import CONFIGS, clean_env
+from tests.support.processes import CONFIGS, PRINT_POOL_THREADS, clean_env
 from tests.sweeps.conftest import write_config
 from tests.sweeps.inprocess import use_tmp_stores
 
@@ -24,12 +24,6 @@ DIGITS = CONFIGS / "digits.toml"
 def spec_of(overrides: list[str]):
     cfg = load_config(DIGITS, overrides)
     return cfg, parse_sweep(cfg.sweep, cfg.source)
-
-
-@pytest.fixture
-def no_nproc(monkeypatch):
-    monkeypatch.delenv(ENV, raising=False)
-    monkeypatch.setenv("JAX_PLATFORMS", "cpu")
 
 
 def test_the_digits_space_gets_one_thread(no_nproc):
@@ -46,14 +40,15 @@ def test_a_wide_space_or_a_large_population_keeps_the_pool(no_nproc):
 
 
 # A sweep in a fresh process, then how many threads the CPU client's pool got.
-SWEEP = """
-import os, sys
+SWEEP = (
+    """
+import sys
 from sweeps.sweep import run_sweep
 result = run_sweep(sys.argv[1], workers=1)
 assert result.exit_code == 0, result
-names = [open(f"/proc/self/task/{t}/comm").read().strip() for t in os.listdir("/proc/self/task")]
-print(names.count("tf_XLAEigen"))
 """
+    + PRINT_POOL_THREADS
+)
 
 
 @pytest.mark.integration
