@@ -134,6 +134,19 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext, *, retry_of: int | None = 
     re-queues its params and stops.
     """
     params, cfg = sample(trial, ctx, retry_of=retry_of)
+    return train_sampled(trial, ctx, params, cfg, retry_of=retry_of)
+
+
+def train_sampled(
+    trial: optuna.Trial,
+    ctx: TrialContext,
+    params: Mapping[str, Any],
+    cfg: RunConfig | Outcome,
+    *,
+    retry_of: int | None = None,
+) -> Outcome:
+    """:func:`run_trial` after :func:`sample`: trains the sampled ``cfg`` (an outcome already, a
+    point that is no config, is returned as it is)."""
     if isinstance(cfg, Outcome):
         return cfg
     if ctx.before_train is not None:

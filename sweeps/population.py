@@ -52,6 +52,7 @@ def work_batch(
     storage: Callable[[Callable[[], Any]], Any],
     beat: Callable[[optuna.Trial], contextlib.AbstractContextManager],
     on_change: Callable[[], None] | None = None,
+    train: Callable[[list, TrialContext], list[Outcome]] | None = None,
 ) -> int:
     """Reserves up to ``size − 1`` trials after the reserved ``first``, trains all of them as
     populations, tells each; returns how many it ran.
@@ -59,6 +60,8 @@ def work_batch(
     Args:
       storage: runs a storage action with the worker's retries (``with_storage`` bound to the handle).
       beat: the worker's heartbeat context of one trial.
+      train: trains the batch another way (``train(batch, ctx)`` → one outcome per trial, as
+        :func:`train_batch`'s): side by side (:func:`sweeps.lanes.train_side_by_side`).
 
     Raises:
       KeyboardInterrupt: after failing and re-queueing every trial not told yet.
@@ -75,7 +78,12 @@ def work_batch(
                 retry = storage(lambda t=trial: retry_of(handle, t))
                 batch.append((trial, retry, *sample(trial, ctx, retry_of=retry)))
                 trial = storage(lambda: reserve(handle)) if len(batch) < size else None
-            outcomes = train_batch(batch, ctx, size=size, epoch_scope=batched_reports(handle.study._storage))
+            if train is None:
+                outcomes = train_batch(
+                    batch, ctx, size=size, epoch_scope=batched_reports(handle.study._storage)
+                )
+            else:
+                outcomes = train(batch, ctx)
         for (trial, *_), result in zip(batch, outcomes):
             if result.state == TrialState.FAIL:
                 raise_if_stop_requested()  # as in the worker: a failure while stopping is the stop

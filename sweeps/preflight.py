@@ -1,18 +1,25 @@
 """What a sweep settles from its space's largest point before it opens anything.
 
 A trial whose net cannot fit would open a run and die of OOM; the space's bounds are known up front,
-so the sweep refuses them at once (exit 2) with the estimate in the line. The same point says whether
-the process trains on one XLA CPU thread (:mod:`experiments.cpu_threads`).
+so the sweep refuses them at once (exit 2) with the estimate in the line. The same point says how
+many XLA CPU threads the process gets, one per trial it trains at once (:mod:`experiments.cpu_threads`,
+:mod:`sweeps.lanes`).
 """
 
 from __future__ import annotations
 
+import os
+
 from experiments.config import RunConfig
-from experiments.cpu_threads import largest_product, one_thread_for
+from experiments.cpu_threads import largest_product, pool_for
+from experiments.errors import BadInput
 from experiments.run.preflight import load_data
 from experiments.sizing import check_run_fits
 from sweeps.population import default_population
 from sweeps.space import SweepSpec
+
+LANES = 2  # measured on 2 cores (sweeps.lanes); 3 and 4 trained no faster there
+ENV_LANES = "BPLAB_LANES"
 
 
 def largest_point(cfg: RunConfig, spec: SweepSpec) -> tuple[list[int], int]:
@@ -21,10 +28,11 @@ def largest_point(cfg: RunConfig, spec: SweepSpec) -> tuple[list[int], int]:
     return widest, spec.space.largest_batch(cfg.train.batch_size)
 
 
-def fit_cpu_threads(cfg: RunConfig, spec: SweepSpec, *, population: int | None) -> bool:
-    """One XLA CPU thread for this process when the space's largest net is small (see
-    :func:`experiments.cpu_threads.one_thread_for`); before the first JAX computation. Returns
-    whether it set it.
+def fit_cpu_threads(cfg: RunConfig, spec: SweepSpec, *, population: int | None, lanes: int = 1) -> int:
+    """Sizes this process's XLA CPU pool for the space's largest net (see
+    :func:`experiments.cpu_threads.pool_for`), before the first JAX computation; returns how many trials
+    the process should train at once: up to ``lanes`` (:func:`lanes_wanted`), each on one pool
+    thread, where the nets are small; else 1.
 
     Raises:
       BadInput: the data set cannot be loaded.
@@ -32,7 +40,25 @@ def fit_cpu_threads(cfg: RunConfig, spec: SweepSpec, *, population: int | None) 
     ds = load_data(cfg)
     widest, batch = largest_point(cfg, spec)
     members = population or default_population("cpu")  # the setting only applies where JAX is CPU-only
-    return one_thread_for(largest_product((ds.n_inputs, *widest, ds.n_outputs), batch, members))
+    lanes = lanes if members == 1 else 1
+    return (
+        lanes if pool_for(largest_product((ds.n_inputs, *widest, ds.n_outputs), batch, members), lanes) else 1
+    )
+
+
+def lanes_wanted() -> int:
+    """How many trials a one-process sweep of small nets trains at once: :data:`LANES`, at most one per
+    core this process may use, or ``BPLAB_LANES`` (``1``: one after the other, as before).
+
+    Raises:
+      BadInput: ``BPLAB_LANES`` is not a whole number from 1 up.
+    """
+    forced = os.environ.get(ENV_LANES, "").strip()
+    if forced:
+        if not forced.isdigit() or int(forced) < 1:
+            raise BadInput(f"{ENV_LANES} = {forced!r}: expected a whole number of trials from 1 up")
+        return int(forced)
+    return max(1, min(LANES, len(os.sched_getaffinity(0))))
 
 
 def check_space_fits(cfg: RunConfig, spec: SweepSpec, *, workers: int) -> None:

@@ -31,7 +31,7 @@ from sweeps.ahead import CompileAhead
 from sweeps.finish import finish, result, stop_parent, storage_lost
 from sweeps.parent import open_parent
 from sweeps.population import default_population
-from sweeps.preflight import check_space_fits, fit_cpu_threads
+from sweeps.preflight import check_space_fits, fit_cpu_threads, lanes_wanted
 from sweeps.progress import snapshot
 from sweeps.result import Ending, Opened, Silent, SweepObserver, SweepResult
 from sweeps.space import parse_sweep
@@ -92,9 +92,11 @@ def _work(
     heartbeat: int = HEARTBEAT_S,
     grad: Callable | None = None,
     population: int | None = None,
+    lanes: int = 1,
 ) -> list[str]:
     """Runs the local workers, reporting the trials to ``observer``; returns the lost workers' names.
-    Each trains populations of ``population`` (``None``: the backend's default).
+    Each trains populations of ``population`` (``None``: the backend's default); one worker in this
+    process trains ``lanes`` trials side by side (:mod:`sweeps.lanes`).
 
     Raises:
       KeyboardInterrupt: SIGINT or SIGTERM, after the running trials were failed and re-queued.
@@ -116,7 +118,7 @@ def _work(
                 if workers == 1:
                     work(
                         handle, max_trials=max_trials, deadline=deadline, on_change=changed, grad=grad,
-                        population=population, before_train=ahead.trial_starts,
+                        population=population, before_train=ahead.trial_starts, lanes=lanes,
                     )  # fmt: skip
                     return []
                 ahead.trial_starts(handle.base)  # this process trains nothing
@@ -169,8 +171,9 @@ def run_sweep(
         spec = dataclasses.replace(spec, n_trials=n_trials)
     if timeout is not None:
         spec = dataclasses.replace(spec, timeout=timeout)
+    lanes = 1
     if workers:  # before any JAX computation; spawned workers inherit it (0: the trials train elsewhere)
-        fit_cpu_threads(cfg, spec, population=population)
+        lanes = fit_cpu_threads(cfg, spec, population=population, lanes=lanes_wanted() if workers == 1 else 1)
     check_space_fits(cfg, spec, workers=workers)
     url = resolve_storage(storage)
     make_sampler(spec)  # refuses a sampler whose package is missing, now rather than in a worker
@@ -192,7 +195,7 @@ def run_sweep(
     try:
         lost = _work(
             handle, observer, workers=workers, deadline=deadline, heartbeat=heartbeat, grad=grad,
-            population=population,
+            population=population, lanes=lanes,
         )  # fmt: skip
         deadline_hit = deadline is not None and time.monotonic() >= deadline
         return finish(handle, start, deadline_hit=deadline_hit, lost=lost)

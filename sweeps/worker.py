@@ -43,6 +43,7 @@ from experiments.errors import failure_reason
 from experiments.names import STORAGE_UNAVAILABLE
 from experiments.signals import raise_if_stop_requested, terminate_as_interrupt
 from sweeps.failure import StorageLost, classify, root_cause
+from sweeps.lanes import train_side_by_side
 from sweeps.objective import Outcome, TrialContext, run_trial
 from sweeps.population import work_batch
 from sweeps.study import StudyHandle, batched_reports, load, reap, reserve
@@ -158,6 +159,7 @@ def work(
     grad: Callable | None = None,
     population: int = 1,
     before_train: Callable[[RunConfig], None] | None = None,
+    lanes: int = 1,
 ) -> int:
     """Runs trials of ``handle``'s study until the budget, ``max_trials`` or ``deadline`` (a
     ``time.monotonic()`` value) stops it; returns how many trials this worker ran.
@@ -166,7 +168,9 @@ def work(
     :data:`REDRAW_S` seconds; ``grad`` replaces the backward pass of every
     trial (``None``: the real one); ``population`` > 1 reserves that many trials at a time and
     trains them as populations (:mod:`sweeps.population`); ``before_train`` is called with each
-    trial's config just before it trains (:mod:`sweeps.ahead` starts compiling other depths then).
+    trial's config just before it trains (:mod:`sweeps.ahead` starts compiling other depths then);
+    ``lanes`` > 1 (with ``population`` 1) reserves that many trials at a time and trains them side by
+    side, one thread each (:mod:`sweeps.lanes`).
 
     Raises:
       KeyboardInterrupt: after failing and re-queueing the trial it interrupted.
@@ -192,6 +196,23 @@ def work(
             size = population if max_trials is None else min(population, max_trials - ran)
             storage, beat = partial(with_storage, handle), partial(heartbeat, handle)
             ran += work_batch(handle, trial, ctx, size=size, storage=storage, beat=beat, on_change=on_change)
+            continue
+        if lanes > 1:
+            size = lanes if max_trials is None else min(lanes, max_trials - ran)
+            storage, beat = partial(with_storage, handle), partial(heartbeat, handle)
+            side_by_side = partial(
+                train_side_by_side, scope=batched_reports(handle.study._storage, REPORTS_EVERY_S)
+            )
+            ran += work_batch(
+                handle,
+                trial,
+                ctx,
+                size=size,
+                storage=storage,
+                beat=beat,
+                on_change=on_change,
+                train=side_by_side,
+            )
             continue
         try:
             outcome = _run(handle, trial, ctx)

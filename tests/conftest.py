@@ -189,6 +189,14 @@ def _optimized_programs(request: pytest.FixtureRequest) -> None:
         jax.config.update("jax_disable_most_optimizations", off)
 
 
+@pytest.fixture(autouse=True)
+def _one_trial_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sweeps run in a test's own process train one trial at a time (``BPLAB_LANES=1``): those tests
+    count and order trials as one lane makes them (``tests/sweeps/test_lanes.py`` sets its own). The
+    ``bplab`` processes a test starts get bplab's default, side by side (``clean_env`` drops it)."""
+    monkeypatch.setenv("BPLAB_LANES", "1")
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     stop_session_server()
 
@@ -198,8 +206,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture
 def no_nproc(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ``NPROC`` (XLA's CPU pool size) and a CPU-only JAX: where bplab decides the pool itself."""
+    """No ``NPROC`` (XLA's CPU pool size), none set by this process before, and a CPU-only JAX: where
+    bplab decides the pool itself."""
+    from experiments import cpu_threads
+
     monkeypatch.delenv(XLA_THREADS, raising=False)
+    monkeypatch.setattr(cpu_threads, "_ours", [None])
     monkeypatch.setenv("JAX_PLATFORMS", "cpu")
 
 

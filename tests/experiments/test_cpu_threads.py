@@ -1,4 +1,4 @@
-"""One XLA CPU thread for small nets: the rule, and that XLA's CPU client really takes it."""
+"""One XLA CPU thread per trial for small nets: the rule, and that XLA's CPU client really takes it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from experiments import cpu_threads
-from experiments.cpu_threads import ENV, SMALL_PRODUCT, largest_product, one_thread_for
+from experiments.cpu_threads import ENV, SMALL_PRODUCT, largest_product, pool_for
 from tests.support.processes import PRINT_POOL_THREADS, clean_env
 
 # How many threads the CPU client's pool got, after the first JAX computation of a fresh process.
@@ -35,26 +35,29 @@ def test_largest_product_is_the_widest_layer_times_batch_and_members():
     assert largest_product((64, 256, 256, 10), 10, population=16) == 16 * 10 * 256 * 256
 
 
-def test_a_small_net_gets_one_thread(no_nproc):
-    assert one_thread_for(largest_product((64, 256, 256, 10), 10))
+def test_a_small_net_gets_one_thread_per_trial(no_nproc):
+    assert pool_for(largest_product((64, 256, 256, 10), 10))
     assert os.environ[ENV] == "1"
+    assert pool_for(largest_product((64, 256, 256, 10), 10), threads=2)  # its own setting is not the user's
+    assert os.environ[ENV] == "2"
 
 
 def test_a_large_net_keeps_the_pool(no_nproc):
-    assert not one_thread_for(SMALL_PRODUCT)
-    assert not one_thread_for(largest_product((784, 1024, 1024, 10), 256))
+    assert not pool_for(SMALL_PRODUCT)
+    assert not pool_for(largest_product((784, 1024, 1024, 10), 256), threads=2)
     assert ENV not in os.environ
 
 
 def test_the_users_nproc_wins(no_nproc, monkeypatch):
     monkeypatch.setenv(ENV, "2")
-    assert not one_thread_for(1)
+    assert not pool_for(1)
+    assert not pool_for(1, threads=2)
     assert os.environ[ENV] == "2"
 
 
 def test_nothing_changes_where_jax_may_use_an_accelerator(no_nproc, monkeypatch):
     monkeypatch.setattr(cpu_threads, "cpu_only", lambda: False)
-    assert not one_thread_for(1)
+    assert not pool_for(1)
     assert ENV not in os.environ
 
 
@@ -69,6 +72,7 @@ def test_jax_platforms_cpu_is_cpu_only(monkeypatch):
 @pytest.mark.integration
 def test_xla_sizes_its_pool_from_the_setting():
     """The knob itself: a jaxlib that stopped reading ``NPROC`` would fail here, not silently slow down."""
-    call = "from experiments.cpu_threads import one_thread_for; one_thread_for({})"
-    assert pool_threads(call.format(1)) == 1
-    assert pool_threads(call.format(SMALL_PRODUCT)) == len(os.sched_getaffinity(0))
+    call = "from experiments.cpu_threads import pool_for; pool_for({}, threads={})"
+    assert pool_threads(call.format(1, 1)) == 1
+    assert pool_threads(call.format(1, 3)) == 3
+    assert pool_threads(call.format(SMALL_PRODUCT, 1)) == len(os.sched_getaffinity(0))

@@ -79,21 +79,23 @@ def test_the_reaper_fails_and_requeues_the_trial_of_a_killed_journal_worker(
         running = [t for t in study.trials if t.state == TrialState.RUNNING and t.intermediate_values]
         return running[0] if running else None
 
-    doomed = wait_for(mid_trial, timeout=120, what="a trial mid-training")
-    p.send_signal(signal.SIGKILL)  # no handler runs: the trial and its MLflow run stay RUNNING
+    wait_for(mid_trial, timeout=120, what="a trial mid-training")
+    p.send_signal(signal.SIGKILL)  # no handler runs: the trials and their MLflow runs stay RUNNING
     p.wait()
+    # every trial in flight (two, where the sweep trained two side by side)
+    doomed = [t for t in journal_study(tmp_path, "reap").trials if t.state == TrialState.RUNNING]
     use_tmp_stores(monkeypatch, tmp_path)  # the resume (and its reaper) in-process, on the same stores
     out = io.StringIO()
     assert sweep_command(cfg, [], out=out) == 0, out.getvalue()
     study = journal_study(tmp_path, "reap")
-    dead = study.trials[doomed.number]
-    assert dead.state == TrialState.FAIL
-    retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == doomed.number]
-    assert len(retry) == 1 and retry[0].params == doomed.params and retry[0].state.is_finished()
-    assert len(study.trials) == 3 and all(t.state.is_finished() for t in study.trials)
     runs = mlflow_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    lost = [r for r in runs if r.data.tags.get("optuna.trial") == str(doomed.number)]
-    assert [(r.info.status, r.data.tags["bplab.failure"]) for r in lost] == [("FAILED", "worker_lost")]
+    for gone in doomed:
+        assert study.trials[gone.number].state == TrialState.FAIL
+        retry = [t for t in study.trials if t.system_attrs.get("failed_trial") == gone.number]
+        assert len(retry) == 1 and retry[0].params == gone.params and retry[0].state.is_finished()
+        lost = [r for r in runs if r.data.tags.get("optuna.trial") == str(gone.number)]
+        assert [(r.info.status, r.data.tags["bplab.failure"]) for r in lost] == [("FAILED", "worker_lost")]
+    assert len(study.trials) == 2 + len(doomed) and all(t.state.is_finished() for t in study.trials)
     assert not [r for r in runs if r.info.status == "RUNNING"]
     assert len([r for r in runs if r.data.tags.get("bplab.kind") == "sweep"]) == 1
 
