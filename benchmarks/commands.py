@@ -25,6 +25,7 @@ UNSET = (
     "BPLAB_JAX_CACHE",
     "JAX_COMPILATION_CACHE_DIR",
     "NPROC",
+    "BPLAB_LANES",
 )
 TAIL_CHARS = 3000
 PACKAGES = ("backprop_core", "experiments", "sweeps", "bplab", "benchmarks")

@@ -4,9 +4,10 @@ A sweep can never be faster than the work its trials do; this measures that work
 can say how far above it ``bplab sweep`` lands. It reads the trials a finished sweep actually ran
 (their params, from the study's journal), turns each into its run config the way the sweep does, and
 trains it as the sweep's loop does: the core's ``train_epoch`` and a validation ``evaluate`` every
-epoch with one fetch, the test split once at the end. Every distinct program (shapes, activation,
-cost, batch size, gradient mode) is compiled and run once before the clock starts; only the warm
-training is timed. No tracking, no gradient check, no Optuna: those are the sweep's overheads.
+epoch with one fetch, the test split once at the end, as many trials at once as the sweep trains.
+Every distinct program (shapes, activation, cost, batch size, gradient mode) is compiled and run
+once before the clock starts; only the warm training is timed. No tracking, no gradient check, no
+Optuna: those are the sweep's overheads.
 
     python -m benchmarks.floor --journal DIR/optuna.journal --study NAME [--config P] [--set k=v …]
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jax
@@ -27,10 +29,11 @@ import optuna
 
 from backprop_core import evaluate, init_params, precision, train_epoch
 from experiments.config import RunConfig, load_config
-from experiments.cpu_threads import largest_product, one_thread_for
+from experiments.cpu_threads import largest_product, pool_for
 from experiments.data import Dataset, load_dataset
 from experiments.run import layer_sizes
 from sweeps.objective import trial_config
+from sweeps.preflight import lanes_wanted
 
 CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "configs" / "digits.toml"
 
@@ -79,17 +82,19 @@ def program(cfg: RunConfig) -> tuple:
 
 def measure(configs: list[RunConfig]) -> dict[str, float | int]:
     """Compiles each distinct program once (one epoch, untimed for the floor), then times every trial,
-    on the XLA CPU threads a sweep of them would have (before the first JAX computation)."""
+    on the XLA CPU threads a sweep of them would have (before the first JAX computation), as many at
+    once as the sweep trains (:mod:`sweeps.lanes`)."""
     ds = load_dataset(configs[0].data, configs[0].train.seed)
-    one_thread_for(max(largest_product(layer_sizes(c, ds), c.train.batch_size) for c in configs))
+    largest = max(largest_product(layer_sizes(c, ds), c.train.batch_size) for c in configs)
+    lanes = lanes_wanted() if pool_for(largest, lanes_wanted()) else 1
     t0 = time.perf_counter()
     firsts = {program(c): c for c in reversed(configs)}
     for cfg in firsts.values():
         train(cfg, ds, epochs=1)
     compile_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    for cfg in configs:
-        train(cfg, ds, epochs=cfg.train.epochs)
+    with ThreadPoolExecutor(lanes) as pool:  # side by side where the sweep trains them so
+        list(pool.map(lambda cfg: train(cfg, ds, epochs=cfg.train.epochs), configs))
     seconds = time.perf_counter() - t0
     return {
         "seconds": seconds,
