@@ -5,9 +5,10 @@ leaves the other cores to the trial loop's Python. So a one-process sweep reserv
 a time (:func:`sweeps.population.work_batch`: reserved and sampled in order, told in order, as a
 population is) and trains each in its own thread, on a pool of one XLA thread per lane. JAX lets go
 of the GIL while a program runs, so the trials' epochs run on separate cores while their loops take
-turns at the interpreter. Measured on 2 cores, warm 30-trial digits sweeps with the random sampler
-(the same trials either way) and no pruning, four alternated pairs: 19.53, 18.64, 20.01, 18.20 s one
-at a time against 14.48, 15.30, 13.73, 14.90 s two at a time.
+turns at the interpreter. Measured on 2 cores, warm digits sweeps with the random sampler (the same
+trials either way) and no pruning, one at a time against two at a time: 30 trials 20.20 → 19.16 s
+and 21.15 → 16.13 s, 100 trials 53.84 → 40.54 s. With TPE the two schedules sample different trials
+(below), whose cost differs more than this: see docs/PERFORMANCE.md.
 
 Each trial trains exactly as it would alone (:func:`sweeps.objective.train_sampled`): its own run,
 metrics, tags, pruning and state, the same numbers. Optuna's pruners read only finished trials, and

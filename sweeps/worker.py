@@ -192,26 +192,16 @@ def work(
             time.sleep(POLL_S)
             with_storage(handle, partial(reap, handle))  # fails and re-queues the trials of dead workers
             continue
-        if population > 1:
-            size = population if max_trials is None else min(population, max_trials - ran)
+        batch = population if population > 1 else lanes
+        if batch > 1:  # populations, or trials side by side
+            size = batch if max_trials is None else min(batch, max_trials - ran)
+            train = None  # populations
+            if population == 1:
+                scope = batched_reports(handle.study._storage, REPORTS_EVERY_S)
+                train = partial(train_side_by_side, scope=scope)
             storage, beat = partial(with_storage, handle), partial(heartbeat, handle)
-            ran += work_batch(handle, trial, ctx, size=size, storage=storage, beat=beat, on_change=on_change)
-            continue
-        if lanes > 1:
-            size = lanes if max_trials is None else min(lanes, max_trials - ran)
-            storage, beat = partial(with_storage, handle), partial(heartbeat, handle)
-            side_by_side = partial(
-                train_side_by_side, scope=batched_reports(handle.study._storage, REPORTS_EVERY_S)
-            )
             ran += work_batch(
-                handle,
-                trial,
-                ctx,
-                size=size,
-                storage=storage,
-                beat=beat,
-                on_change=on_change,
-                train=side_by_side,
+                handle, trial, ctx, size=size, storage=storage, beat=beat, on_change=on_change, train=train
             )
             continue
         try:
