@@ -10,8 +10,8 @@ every measurement is a fresh interpreter with ``NPROC`` set one way or the other
   net's shape; the best of 3 blocks of epochs after a compiled warm-up, in ms per epoch.
 - *sweeps*: ``bplab sweep experiments/configs/digits.toml --n-trials 30 --workers 1`` without pruning,
   as whole commands over one warm compilation cache (filled by an untimed sweep first), alternating
-  bplab's own choice (no ``NPROC``: for this space one thread per trial, two trials side by side)
-  with ``NPROC`` = the cores (the pool every sweep had before the choice, one trial at a time).
+  bplab's own choice (no ``NPROC``: one thread for this space) with ``NPROC`` = the cores (the pool
+  every sweep had before the choice).
 """
 
 from __future__ import annotations

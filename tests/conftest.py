@@ -191,9 +191,9 @@ def _optimized_programs(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(autouse=True)
 def _one_trial_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sweeps run in a test's own process train one trial at a time (``BPLAB_LANES=1``): those tests
-    count and order trials as one lane makes them (``tests/sweeps/test_lanes.py`` sets its own). The
-    ``bplab`` processes a test starts get bplab's default, side by side (``clean_env`` drops it)."""
+    """Sweeps run in a test's own process train one trial at a time (``BPLAB_LANES=1``, the default),
+    whatever the developer's environment says: those tests count and order trials as one lane makes
+    them (``tests/sweeps/test_lanes.py`` sets its own; ``clean_env`` drops it for ``bplab`` processes)."""
     monkeypatch.setenv("BPLAB_LANES", "1")
 
 

@@ -48,9 +48,9 @@ def test_a_users_nproc_means_one_trial_at_a_time(no_nproc, monkeypatch):
     assert fit_cpu_threads(*spec_of([]), population=None, lanes=2) == 1
 
 
-def test_lanes_wanted_is_two_at_most_one_per_core_or_the_setting(monkeypatch):
+def test_lanes_wanted_is_one_or_the_setting(monkeypatch):
     monkeypatch.delenv(ENV_LANES, raising=False)
-    assert lanes_wanted() == min(2, len(os.sched_getaffinity(0)))
+    assert lanes_wanted() == 1
     monkeypatch.setenv(ENV_LANES, "3")
     assert lanes_wanted() == 3
     for bad in ("0", "two", "-1"):
