@@ -86,7 +86,8 @@ def measure(configs: list[RunConfig]) -> dict[str, float | int]:
     once as the sweep trains (:mod:`sweeps.lanes`)."""
     ds = load_dataset(configs[0].data, configs[0].train.seed)
     largest = max(largest_product(layer_sizes(c, ds), c.train.batch_size) for c in configs)
-    lanes = lanes_wanted() if pool_for(largest, lanes_wanted()) else 1
+    wanted = lanes_wanted()
+    lanes = wanted if pool_for(largest, wanted) else 1
     t0 = time.perf_counter()
     firsts = {program(c): c for c in reversed(configs)}
     for cfg in firsts.values():

@@ -33,13 +33,10 @@ import threading
 from collections.abc import Callable, Sequence
 
 import optuna
-from optuna.trial import TrialState
 
 from experiments.config import RunConfig
-from experiments.errors import failure_reason
 from experiments.signals import raise_if_stop_requested
-from sweeps.failure import classify
-from sweeps.objective import Outcome, TrialContext, train_sampled
+from sweeps.objective import Outcome, TrialContext, kept_inside, train_sampled
 
 Batch = Sequence[tuple[optuna.Trial, int | None, dict, RunConfig | Outcome]]
 
@@ -94,11 +91,7 @@ def _train(item, ctx: TrialContext, scope) -> Outcome:
     """One trial of the batch, as :func:`sweeps.worker.work` trains it alone: nothing it raises
     escapes but an interrupt."""
     trial, retry, params, cfg = item
-    try:
-        with scope():
-            return train_sampled(trial, ctx, params, cfg, retry_of=retry)
-    except Exception as e:  # raised outside the run itself (writing the trial's reports)
-        return Outcome(TrialState.FAIL, failure=classify(e), reason=failure_reason(e))
+    return kept_inside(lambda: train_sampled(trial, ctx, params, cfg, retry_of=retry), scope)
 
 
 def _stop_check(stop: threading.Event) -> Callable[[], None]:

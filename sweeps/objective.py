@@ -26,6 +26,7 @@ worker goes on. A point that is not a valid config still gets its (FAILED) run, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Mapping
@@ -165,6 +166,19 @@ def train_sampled(
     except Exception as e:  # kept inside the trial (see outcome)
         return outcome(ctx, trial, retry_of, params, e)
     return outcome(ctx, trial, retry_of, params, result)
+
+
+def kept_inside(
+    train: Callable[[], Outcome], scope: Callable[[], contextlib.AbstractContextManager]
+) -> Outcome:
+    """``train()`` in a ``scope()`` block (a trial's batched reports); an exception raised outside
+    the run itself (recording the trial's process, writing its reports) becomes the trial's FAIL
+    outcome. An interrupt escapes."""
+    try:
+        with scope():
+            return train()
+    except Exception as e:
+        return Outcome(TrialState.FAIL, failure=classify(e), reason=failure_reason(e))
 
 
 def sample(

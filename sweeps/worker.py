@@ -39,12 +39,11 @@ from optuna.trial import TrialState
 from experiments.collector import collect_less_often, no_collection_at_exit
 from experiments.compile_cache import enable_compilation_cache
 from experiments.config import RunConfig
-from experiments.errors import failure_reason
 from experiments.names import STORAGE_UNAVAILABLE
 from experiments.signals import raise_if_stop_requested, terminate_as_interrupt
 from sweeps.failure import StorageLost, classify, root_cause
 from sweeps.lanes import train_side_by_side
-from sweeps.objective import Outcome, TrialContext, run_trial
+from sweeps.objective import Outcome, TrialContext, kept_inside, run_trial
 from sweeps.population import work_batch
 from sweeps.study import StudyHandle, batched_reports, load, reap, reserve
 from sweeps.study.storage import heartbeat_interval
@@ -121,14 +120,17 @@ def with_storage(handle: StudyHandle, action: Callable[[], T]) -> T:
 def _run(handle: StudyHandle, trial: optuna.Trial, ctx: TrialContext) -> Outcome:
     """One reserved trial, trained under its heartbeat; nothing it raises escapes but an interrupt."""
     with heartbeat(handle, trial):
-        try:
-            with batched_reports(handle.study._storage, every_s=REPORTS_EVERY_S)():
-                outcome = run_trial(trial, ctx, retry_of=retry_of(handle, trial))
-        except Exception as e:  # raised outside the run itself (e.g. recording the trial's process)
-            outcome = Outcome(TrialState.FAIL, failure=classify(e), reason=failure_reason(e))
+        outcome = kept_inside(
+            lambda: run_trial(trial, ctx, retry_of=retry_of(handle, trial)), _reports(handle)
+        )
     if outcome.state == TrialState.FAIL:
         raise_if_stop_requested()  # a failure while stopping is the stop: the trial is re-queued
     return outcome
+
+
+def _reports(handle: StudyHandle) -> Callable[[], contextlib.AbstractContextManager]:
+    """The block a trial's reports share journal appends in (at most every :data:`REPORTS_EVERY_S`)."""
+    return batched_reports(handle.study._storage, every_s=REPORTS_EVERY_S)
 
 
 def _busy(handle: StudyHandle) -> bool:
@@ -197,8 +199,7 @@ def work(
             size = batch if max_trials is None else min(batch, max_trials - ran)
             train = None  # populations
             if population == 1:
-                scope = batched_reports(handle.study._storage, REPORTS_EVERY_S)
-                train = partial(train_side_by_side, scope=scope)
+                train = partial(train_side_by_side, scope=_reports(handle))
             storage, beat = partial(with_storage, handle), partial(heartbeat, handle)
             ran += work_batch(
                 handle, trial, ctx, size=size, storage=storage, beat=beat, on_change=on_change, train=train
