@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import signal
+import threading
 
 import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 
+import sweeps.lanes
 from sweeps.sweep import run_sweep
 from tests.sweeps.conftest import journal_study, mlflow_runs, wait_for, write_config
 from tests.sweeps.inprocess import use_tmp_stores
@@ -39,8 +41,25 @@ def curves(uri: str) -> dict[str, list[float]]:
     }
 
 
+def meeting_in_pairs(monkeypatch) -> list[tuple[str, int]]:
+    """Makes each lane's trial wait, before it trains, until the other lane's trial is there too, and
+    returns the (thread, trial) of each meeting. Trials trained one after the other never meet: the
+    barrier times out and breaks, and the trial fails."""
+    pair, met = threading.Barrier(2, timeout=60), []
+    train = sweeps.lanes.train_sampled
+
+    def meet_then_train(trial, *args, **kwargs):
+        pair.wait()
+        met.append((threading.current_thread().name, trial.number))
+        return train(trial, *args, **kwargs)
+
+    monkeypatch.setattr(sweeps.lanes, "train_sampled", meet_then_train)
+    return met
+
+
 def test_trials_side_by_side_train_as_they_would_one_at_a_time(tmp_path, monkeypatch):
     alone, alone_uri = swept(tmp_path / "one", monkeypatch, lanes=1)
+    met = meeting_in_pairs(monkeypatch)
     paired, paired_uri = swept(tmp_path / "two", monkeypatch, lanes=2)
 
     assert [t.params for t in paired] == [t.params for t in alone]
@@ -50,12 +69,13 @@ def test_trials_side_by_side_train_as_they_would_one_at_a_time(tmp_path, monkeyp
     assert sorted(together) == sorted(apart) == ["0", "1", "2", "3"]
     for trial, curve in apart.items():
         assert len(curve) == 6 and together[trial] == pytest.approx(curve, rel=1e-6)
-    # and they did train side by side: each pair's runs were open at the same time
-    runs = {
-        r.data.tags["optuna.trial"]: r.info for r in mlflow_runs(paired_uri) if "optuna.trial" in r.data.tags
-    }
-    for a, b in (("0", "1"), ("2", "3")):
-        assert runs[a].start_time < runs[b].end_time and runs[b].start_time < runs[a].end_time
+    # and they did train side by side: each pair met in two threads, the first trial in the main one
+    assert sorted(met, key=lambda m: m[1]) == [
+        ("MainThread", 0),
+        ("trial-1", 1),
+        ("MainThread", 2),
+        ("trial-3", 3),
+    ]
 
 
 EPOCHS = 2000  # a trial of many seconds: stopped one epoch in, its lane's run has a short history
