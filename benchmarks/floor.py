@@ -29,11 +29,11 @@ import optuna
 
 from backprop_core import evaluate, init_params, precision, train_epoch
 from experiments.config import RunConfig, load_config
-from experiments.cpu_threads import largest_product, pool_for
+from experiments.cpu_threads import largest_product
 from experiments.data import Dataset, load_dataset
 from experiments.run import layer_sizes
 from sweeps.objective import trial_config
-from sweeps.preflight import lanes_wanted
+from sweeps.preflight import lanes_for, lanes_wanted
 
 CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "configs" / "digits.toml"
 
@@ -86,8 +86,7 @@ def measure(configs: list[RunConfig]) -> dict[str, float | int]:
     once as the sweep trains (:mod:`sweeps.lanes`)."""
     ds = load_dataset(configs[0].data, configs[0].train.seed)
     largest = max(largest_product(layer_sizes(c, ds), c.train.batch_size) for c in configs)
-    wanted = lanes_wanted()
-    lanes = wanted if pool_for(largest, wanted) else 1
+    lanes = lanes_for(largest, lanes_wanted())
     t0 = time.perf_counter()
     firsts = {program(c): c for c in reversed(configs)}
     for cfg in firsts.values():

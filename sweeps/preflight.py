@@ -39,10 +39,14 @@ def fit_cpu_threads(cfg: RunConfig, spec: SweepSpec, *, population: int | None, 
     ds = load_data(cfg)
     widest, batch = largest_point(cfg, spec)
     members = population or default_population("cpu")  # the setting only applies where JAX is CPU-only
-    lanes = lanes if members == 1 else 1
-    return (
-        lanes if pool_for(largest_product((ds.n_inputs, *widest, ds.n_outputs), batch, members), lanes) else 1
-    )
+    product = largest_product((ds.n_inputs, *widest, ds.n_outputs), batch, members)
+    return lanes_for(product, lanes if members == 1 else 1)
+
+
+def lanes_for(product: int, lanes: int) -> int:
+    """How many trials whose largest matrix product is ``product`` train at once: ``lanes``, one pool
+    thread each, where :func:`experiments.cpu_threads.pool_for` sizes the pool for them; else 1."""
+    return lanes if pool_for(product, lanes) else 1
 
 
 def lanes_wanted() -> int:

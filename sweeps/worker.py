@@ -197,9 +197,7 @@ def work(
         batch = population if population > 1 else lanes
         if batch > 1:  # populations, or trials side by side
             size = batch if max_trials is None else min(batch, max_trials - ran)
-            train = None  # populations
-            if population == 1:
-                train = partial(train_side_by_side, scope=_reports(handle))
+            train = None if population > 1 else partial(train_side_by_side, scope=_reports(handle))
             storage, beat = partial(with_storage, handle), partial(heartbeat, handle)
             ran += work_batch(
                 handle, trial, ctx, size=size, storage=storage, beat=beat, on_change=on_change, train=train
