@@ -197,6 +197,25 @@ def _one_trial_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BPLAB_LANES", "1")
 
 
+@pytest.fixture(autouse=True)
+def _xla_pool_as_found() -> Iterator[None]:
+    """Each test leaves ``NPROC`` (XLA's CPU pool size) and what this process set of it as it found
+    them. A sweep run in the test's process sets both (:func:`experiments.cpu_threads.pool_for`); a
+    value left behind without its record reads, to a later sweep in the same pytest worker, as the
+    user's own ``NPROC``, and that sweep would train one trial at a time whatever it asked for."""
+    from experiments import cpu_threads
+
+    ours = cpu_threads._ours
+    found = os.environ.get(XLA_THREADS), ours[0]
+    yield
+    nproc, ours[0] = found
+    cpu_threads._ours = ours
+    if nproc is None:
+        os.environ.pop(XLA_THREADS, None)
+    else:
+        os.environ[XLA_THREADS] = nproc
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     stop_session_server()
 
