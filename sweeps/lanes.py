@@ -4,13 +4,12 @@ On a CPU a sweep's small nets train best on one XLA thread each (:mod:`experimen
 leaves the other cores to the trial loop's Python. So a one-process sweep with ``BPLAB_LANES=N``
 reserves ``N`` trials at a time (:func:`sweeps.population.work_batch`: reserved and sampled in order,
 told in order, as a population is) and trains each in its own thread, on a pool of one XLA thread
-per lane. JAX lets go
-of the GIL while a program runs, so the trials' epochs run on separate cores while their loops take
-turns at the interpreter. Measured on 2 cores, warm digits sweeps with the random sampler (the same
-trials either way) and no pruning, one at a time against two at a time: 30 trials 20.20 → 19.16 s
-and 21.15 → 16.13 s, 100 trials 53.84 → 40.54 s. With TPE the two schedules sample different trials
-(below), whose cost differs more than this (whole TPE sweeps measured no faster), so side by side
-is opt-in: see docs/PERFORMANCE.md.
+per lane. JAX lets go of the GIL while a program runs, so the trials' epochs run on separate cores
+while their loops take turns at the interpreter. Measured on 2 cores, warm digits sweeps with the
+random sampler (the same trials either way) and no pruning, one at a time against two at a time:
+30 trials 20.20 → 19.16 s and 21.15 → 16.13 s, 100 trials 53.84 → 40.54 s. With TPE the two
+schedules sample different trials (below), whose cost differs more than this (whole TPE sweeps
+measured no faster), so side by side is opt-in: see docs/PERFORMANCE.md.
 
 Each trial trains exactly as it would alone (:func:`sweeps.objective.train_sampled`): its own run,
 metrics, tags, pruning and state, the same numbers. Optuna's pruners read only finished trials, and

@@ -205,11 +205,9 @@ def _xla_pool_as_found() -> Iterator[None]:
     user's own ``NPROC``, and that sweep would train one trial at a time whatever it asked for."""
     from experiments import cpu_threads
 
-    ours = cpu_threads._ours
-    found = os.environ.get(XLA_THREADS), ours[0]
+    found = os.environ.get(XLA_THREADS), cpu_threads._ours[0]
     yield
-    nproc, ours[0] = found
-    cpu_threads._ours = ours
+    nproc, cpu_threads._ours[0] = found
     if nproc is None:
         os.environ.pop(XLA_THREADS, None)
     else:
@@ -226,11 +224,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.fixture
 def no_nproc(monkeypatch: pytest.MonkeyPatch) -> None:
     """No ``NPROC`` (XLA's CPU pool size), none set by this process before, and a CPU-only JAX: where
-    bplab decides the pool itself."""
+    bplab decides the pool itself. ``_xla_pool_as_found`` puts both back after the test."""
     from experiments import cpu_threads
 
-    monkeypatch.delenv(XLA_THREADS, raising=False)
-    monkeypatch.setattr(cpu_threads, "_ours", [None])
+    os.environ.pop(XLA_THREADS, None)
+    cpu_threads._ours[0] = None
     monkeypatch.setenv("JAX_PLATFORMS", "cpu")
 
 
