@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import http.server
 import math
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from experiments import plots
 from sweeps.plots import PAGE, write_plots
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.processes import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +103,32 @@ def test_a_study_with_no_complete_trial_still_gets_its_page(tmp_path):
         study.tell(study.ask(), state=optuna.trial.TrialState.FAIL)
     skipped = write_plots(study, tmp_path)
     assert "contour" in skipped
+
+
+# In a fresh process: the test's own may have imported scikit-learn already, and then nothing refuses it.
+UNUSED_IMPORT = """
+import sys, tempfile, threading
+from pathlib import Path
+from sweeps import plots
+from tests.sweeps.test_plots import _study
+page = Path(tempfile.mkdtemp()) / plots.PAGE
+print(plots.write_plots(_study(), page.parent), 'id="param_importances"' in page.read_text())
+print("sklearn" in sys.modules)
+with plots._refused("sklearn"):
+    try:
+        import sklearn
+    except ModuleNotFoundError:
+        print("refused here")
+    elsewhere = threading.Thread(target=__import__, args=("sklearn.ensemble",))
+    elsewhere.start()
+    elsewhere.join()
+    print("sklearn" in sys.modules)
+"""
+
+
+def test_the_importances_are_drawn_without_importing_scikit_learn_and_only_that_thread_is_refused():
+    done = subprocess.run(
+        [sys.executable, "-c", UNUSED_IMPORT], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:4] == ["{} True", "False", "refused here", "True"], done.stdout
