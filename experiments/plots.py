@@ -6,22 +6,17 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-# Fixed margins (fractions of the 6 x 4 in figure) that fit the axis labels and the title, and the
-# right axis's label where there is one: ``tight_layout`` measured every text for them, ~0.1 s a plot.
-MARGINS = {"left": 0.12, "right": 0.96, "bottom": 0.12, "top": 0.92}
-TWIN_RIGHT = 0.88
-
 
 def _figure():
     """A 6 x 4 in figure and its axes, drawn by Agg on save.
 
-    A bare :class:`~matplotlib.figure.Figure`, not pyplot, whose global registry of open figures
-    is not safe across threads (a run's artifacts are written beside its writer threads).
+    A bare :class:`~matplotlib.figure.Figure`, not pyplot: drawing a run's plots then neither
+    switches the process's backend (``matplotlib.use("Agg")`` would, under a notebook that imports
+    this package) nor leaves figures in pyplot's global registry.
     """
     from matplotlib.figure import Figure  # lazy: ~0.5 s of import, and a sweep's trials never draw
 
     fig = Figure(figsize=(6, 4), dpi=100)
-    fig.subplots_adjust(**MARGINS)
     return fig, fig.subplots()
 
 
@@ -47,13 +42,13 @@ def loss_curves(history: Sequence[Mapping[str, float]], path: Path, *, title: st
         ax.set_yscale("log")
     if any("val_accuracy" in h for h in history):
         acc = ax.twinx()
-        fig.subplots_adjust(right=TWIN_RIGHT)
         acc.plot(*_series(history, "val_accuracy"), color="tab:green", linestyle="--", label="val_accuracy")
         acc.set_ylabel("validation accuracy")
         acc.set_ylim(0, 1)
         acc.legend(loc="center right")
     ax.legend(loc="upper right")
     ax.set_title(f"{title} loss".strip())
+    fig.tight_layout()  # margins from the texts: log-scale tick labels (4×10⁻¹) vary in width
     fig.savefig(path)
     return Path(path)
 
@@ -70,5 +65,6 @@ def grad_norms(history: Sequence[Mapping[str, float]], path: Path, *, title: str
         ax.set_yscale("log")
     ax.legend(ncol=2, fontsize="small")
     ax.set_title(f"{title} gradient norms per layer".strip())
+    fig.tight_layout()
     fig.savefig(path)
     return Path(path)

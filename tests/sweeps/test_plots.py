@@ -132,3 +132,22 @@ def test_the_importances_are_drawn_without_importing_scikit_learn_and_only_that_
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:4] == ["{} True", "False", "refused here", "True"], done.stdout
+
+
+RUN_PNGS = """
+import sys, tempfile
+from pathlib import Path
+from experiments import plots
+history = [{"train_loss": 0.4 * 0.8**e, "val_loss": 0.5 * 0.8**e, "val_accuracy": 0.9} for e in range(5)]
+path = plots.loss_curves(history, Path(tempfile.mkdtemp()) / "loss.png")
+print(path.read_bytes()[:4] == b"\\x89PNG", "matplotlib.pyplot" in sys.modules)
+"""
+
+
+def test_a_runs_pngs_leave_pyplot_and_its_backend_alone():
+    """A notebook that imports bplab keeps its own matplotlib backend and figure registry."""
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_PNGS], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"], done.stdout
