@@ -1,4 +1,5 @@
-"""Every plot artifact renders in a browser with the network blocked: the study page and the run PNGs."""
+"""Every plot artifact renders in a browser with the network blocked: the study page and the run PNGs;
+drawing them imports neither scikit-learn (the study page) nor pyplot (the PNGs)."""
 
 from __future__ import annotations
 
