@@ -127,12 +127,16 @@ with plots._refused("sklearn"):
 """
 
 
-def test_the_importances_are_drawn_without_importing_scikit_learn_and_only_that_thread_is_refused():
-    done = subprocess.run(
-        [sys.executable, "-c", UNUSED_IMPORT], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
+def in_a_fresh_process(code: str) -> str:
+    """What ``code`` prints, run by a new interpreter in the repository (nothing imported yet)."""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[:4] == ["{} True", "False", "refused here", "True"], done.stdout
+    return done.stdout
+
+
+def test_the_importances_are_drawn_without_importing_scikit_learn_and_only_that_thread_is_refused():
+    out = in_a_fresh_process(UNUSED_IMPORT)
+    assert out.split("\n")[:4] == ["{} True", "False", "refused here", "True"], out
 
 
 RUN_PNGS = """
@@ -147,8 +151,5 @@ print(path.read_bytes()[:4] == b"\\x89PNG", "matplotlib.pyplot" in sys.modules)
 
 def test_a_runs_pngs_leave_pyplot_and_its_backend_alone():
     """A notebook that imports bplab keeps its own matplotlib backend and figure registry."""
-    done = subprocess.run(
-        [sys.executable, "-c", RUN_PNGS], cwd=REPO, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "False"], done.stdout
+    out = in_a_fresh_process(RUN_PNGS)
+    assert out.split() == ["True", "False"], out
