@@ -116,6 +116,21 @@ def clean_env(jax_cache: Path | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
+def python_prints(code: str, timeout: float = 120) -> str:
+    """What ``code`` prints, run by a new interpreter in the repository with :func:`clean_env`:
+    nothing imported yet, so a test can see what an import pulls in. Fails the test on a non-zero exit."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def bplab(
     args: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 300
 ) -> subprocess.CompletedProcess:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import functools
 import http.server
 import math
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytest
 from experiments import plots
 from sweeps.plots import PAGE, write_plots
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.processes import REPO
+from tests.support.processes import python_prints
 
 pytestmark = pytest.mark.integration
 
@@ -127,15 +125,8 @@ with plots._refused("sklearn"):
 """
 
 
-def in_a_fresh_process(code: str) -> str:
-    """What ``code`` prints, run by a new interpreter in the repository (nothing imported yet)."""
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def test_the_importances_are_drawn_without_importing_scikit_learn_and_only_that_thread_is_refused():
-    out = in_a_fresh_process(UNUSED_IMPORT)
+    out = python_prints(UNUSED_IMPORT)
     assert out.split("\n")[:4] == ["{} True", "False", "refused here", "True"], out
 
 
@@ -151,5 +142,5 @@ print(path.read_bytes()[:4] == b"\\x89PNG", "matplotlib.pyplot" in sys.modules)
 
 def test_a_runs_pngs_leave_pyplot_and_its_backend_alone():
     """A notebook that imports bplab keeps its own matplotlib backend and figure registry."""
-    out = in_a_fresh_process(RUN_PNGS)
+    out = python_prints(RUN_PNGS)
     assert out.split() == ["True", "False"], out

@@ -3,14 +3,12 @@ loaders return (values and memory layout: the regression baseline depends on exa
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import sklearn.datasets
 
 from experiments.data.loaders import bundled
+from tests.support.processes import python_prints
 
 
 @pytest.mark.parametrize("name", ["digits", "iris", "breast_cancer", "diabetes"])
@@ -31,5 +29,4 @@ def test_no_bundled_set_imports_scikit_learn():
         "[bundled(n) for n in ('digits', 'iris', 'breast_cancer', 'diabetes')]; "
         "print('sklearn' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert python_prints(code).strip() == "False"

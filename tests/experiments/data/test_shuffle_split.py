@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
@@ -15,7 +12,7 @@ from experiments.data.loaders import bundled
 from experiments.data.shuffle_split import train_test_indices
 from experiments.data.split import resolve_task, split_and_scale
 from experiments.errors import BadInput
-from tests.support.processes import REPO
+from tests.support.processes import python_prints
 
 FRACTIONS = [0.1, 0.15, 0.25, 0.3, 0.5, 0.15 / 0.85]  # the last: the validation share of the defaults
 SEEDS = range(21)
@@ -146,7 +143,5 @@ def test_loading_digits_does_not_import_sklearn():
         "load_dataset(DataConfig(dataset='digits'), seed=0)\n"
         "print(sorted(m for m in sys.modules if m == 'sklearn' or m.startswith('sklearn.')))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
-    )
-    assert done.stdout.strip() == "[]", done.stdout
+    out = python_prints(code)
+    assert out.strip() == "[]", out
